@@ -1,0 +1,111 @@
+"""PayLine: take card and bank payments over the phone with Twilio <Pay>, and be its connector.
+
+`create_app()` is the factory; the module-level `app` is what gunicorn (`app:app`) and
+`flask --app app` find.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from dotenv import load_dotenv
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ConfigError, load_settings
+from connector.redact import install_log_masking
+from wiring import PayLine
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    install_log_masking()
+    load_dotenv()
+    _configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_settings(os.environ, test_config))
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    PayLine(app)
+
+    from blueprints import connector, voice
+
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(connector.bp)
+    _register_health(app)
+    _register_commands(app)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level.upper())
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        """For the load balancer: 200 when the database answers, 503 when it does not."""
+        try:
+            healthy = app.extensions["payline"].store().healthy()
+        except Exception:
+            app.logger.exception("health check failed")
+            healthy = False
+        body = {"status": "ok" if healthy else "unavailable", "database": healthy}
+        return jsonify(body), 200 if healthy else 503
+
+
+def _register_commands(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create or migrate the database; safe to run on every deploy."""
+        store = app.extensions["payline"].open_store()
+        try:
+            applied = store.migrate()
+        finally:
+            store.close()
+        click.echo(f"database ready at {store.path} ({len(applied)} migrations applied)")
+
+    @app.cli.command("ledger")
+    @click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+    def ledger(as_json: bool) -> None:
+        """Connector transactions and what the processor did for each key."""
+        store = app.extensions["payline"].open_store()
+        try:
+            rows = list(store.ledger_report())
+        finally:
+            store.close()
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            click.echo(
+                f"{row['transaction_id']:<40} {row['method']:<9} {row['state']:<11}"
+                f" {row['response_id'] or row['error_code'] or '-':<28}"
+                f" requests={row['processor_requests']} charges={row['processor_charges']}"
+            )
+
+    try:
+        from emulator.commands import check_connector, simulate_call
+    except ImportError:  # the emulator is optional in a trimmed deploy
+        return
+    app.cli.add_command(simulate_call)
+    app.cli.add_command(check_connector)
+
+
+def _create_or_exit() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+
+
+app = _create_or_exit()

@@ -1,0 +1,1 @@
+"""Every HTTP surface of PayLine; each blueprint parses, calls one function, renders."""

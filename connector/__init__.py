@@ -1,0 +1,1 @@
+"""The Generic Pay Connector's domain: parse, validate, decide, answer. Knows nothing of Flask."""

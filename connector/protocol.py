@@ -1,0 +1,394 @@
+"""The Generic Pay Connector contract: bytes in, typed request out, contract JSON back.
+
+Two kinds of refusal, as the contract and Twilio's retries need them:
+`NotAConnectorRequest` (HTTP 400: not JSON, not an object, no usable method or transaction_id)
+and `ValidationError` (HTTP 200 with `error_code`: a connector request with a bad field).
+Neither message ever carries a field's value, so neither can leak a card number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from connector import cards
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_AMOUNT = Decimal("1000000")
+METHODS = ("charge", "tokenize")
+
+
+class ErrorCode(StrEnum):
+    """The connector's stable error vocabulary (extend, never rename)."""
+
+    INVALID_REQUEST = "invalid_request"
+    INVALID_CARD_NUMBER = "invalid_card_number"
+    INVALID_EXPIRY = "invalid_expiry"
+    INVALID_SECURITY_CODE = "invalid_security_code"
+    INVALID_AMOUNT = "invalid_amount"
+    INVALID_CURRENCY = "invalid_currency"
+    INVALID_ROUTING_NUMBER = "invalid_routing_number"
+    INVALID_ACCOUNT_NUMBER = "invalid_account_number"
+    TEST_MODE_CARD_NOT_ALLOWED = "test_mode_card_not_allowed"
+    TEST_MODE_ACCOUNT_NOT_ALLOWED = "test_mode_account_not_allowed"
+    CARD_DECLINED = "card_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    PROCESSING_ERROR = "processing_error"
+    IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+
+
+class NotAConnectorRequest(Exception):
+    """The body is not a connector request at all (HTTP 400)."""
+
+
+class ValidationError(Exception):
+    """A connector request with a field the contract or the mode refuses (HTTP 200)."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Card:
+    number: str = field(repr=False)
+    cvv: str | None = field(repr=False)
+    expiry_month: int
+    expiry_year: int
+    postal_code: str | None
+
+    @property
+    def brand(self) -> str:
+        return cards.card_brand(self.number)
+
+    @property
+    def last4(self) -> str:
+        return cards.last_four(self.number)
+
+
+@dataclass(frozen=True)
+class BankAccount:
+    account_number: str = field(repr=False)
+    routing_number: str
+
+    @property
+    def last4(self) -> str:
+        return cards.last_four(self.account_number)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every connector request has, enough to key idempotency and shape the answer."""
+
+    method: str
+    transaction_id: str
+    payload: dict[str, Any] = field(repr=False)
+
+    @property
+    def id_key(self) -> str:
+        return id_key(self.method)
+
+
+@dataclass(frozen=True)
+class ConnectorRequest:
+    method: str
+    transaction_id: str
+    amount: Decimal | None
+    currency: str | None
+    card: Card | None
+    bank: BankAccount | None
+    description: str | None
+    parameters: dict[str, str]
+
+    @property
+    def payment_method(self) -> str:
+        return "card" if self.card else "ach"
+
+
+@dataclass(frozen=True)
+class ConnectorResponse:
+    method: str
+    id: str | None
+    error_code: str | None = None
+    error_message: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            id_key(self.method): self.id,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+    @classmethod
+    def from_json(cls, method: str, body: dict[str, Any]) -> ConnectorResponse:
+        return cls(
+            method=method,
+            id=body.get(id_key(method)),
+            error_code=body.get("error_code"),
+            error_message=body.get("error_message"),
+            parameters=body.get("parameters") or {},
+        )
+
+    @classmethod
+    def error(cls, method: str, code: ErrorCode | str, message: str) -> ConnectorResponse:
+        return cls(method=method, id=None, error_code=str(code), error_message=message)
+
+
+def id_key(method: str) -> str:
+    return "token_id" if method == "tokenize" else "charge_id"
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Decode the body and check that it is a connector request; raises NotAConnectorRequest."""
+    if len(body) > MAX_BODY_BYTES:
+        raise NotAConnectorRequest(f"request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotAConnectorRequest("request body is not UTF-8") from None
+    try:
+        payload = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise NotAConnectorRequest("request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise NotAConnectorRequest("request body must be a JSON object")
+    method = payload.get("method")
+    if method not in METHODS:
+        raise NotAConnectorRequest("method must be 'charge' or 'tokenize'")
+    transaction_id = payload.get("transaction_id")
+    if not _valid_transaction_id(transaction_id):
+        raise NotAConnectorRequest("transaction_id must be 1 to 255 printable ASCII characters")
+    return Envelope(method=method, transaction_id=transaction_id, payload=payload)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _valid_transaction_id(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= 255
+        and all(" " <= char <= "~" for char in value)
+    )
+
+
+def fingerprint(envelope: Envelope, secret: str) -> str:
+    """A keyed hash (HMAC-SHA256) of the details that must not change between retries.
+
+    Keyed so that the stored value is useless for recovering a card number: a plain hash of a
+    16-digit PAN is brute-forced in minutes.
+    """
+    payload = envelope.payload
+    details = {
+        "method": envelope.method,
+        "amount": _canonical_amount(payload.get("amount")),
+        "currency": str(payload.get("currency_code") or "").upper(),
+        **{
+            name: _scalar_text(payload.get(name))
+            for name in (
+                "cardnumber",
+                "expiry_month",
+                "expiry_year",
+                "bankaccountnumber",
+                "routingnumber",
+            )
+        },
+    }
+    message = json.dumps(details, sort_keys=True).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _canonical_amount(value: Any) -> str:
+    try:
+        return str(Decimal(str(value)).normalize()) if value is not None else ""
+    except InvalidOperation:
+        return str(value)
+
+
+def _scalar_text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorRequest:
+    """Type and check every field; raises ValidationError with a message that names the field."""
+    payload = envelope.payload
+    card_given = payload.get("cardnumber") not in (None, "")
+    bank_given = payload.get("bankaccountnumber") not in (None, "")
+    if card_given == bank_given:
+        raise ValidationError(
+            ErrorCode.INVALID_REQUEST,
+            "exactly one of cardnumber (card) or bankaccountnumber (ACH) is required",
+        )
+    amount = currency = None
+    if envelope.method == "charge":
+        amount = _amount(payload.get("amount"))
+        currency = _currency(payload.get("currency_code"))
+    card = _card(payload, mode=mode, today=today) if card_given else None
+    bank = _bank(payload, mode=mode) if bank_given else None
+    return ConnectorRequest(
+        method=envelope.method,
+        transaction_id=envelope.transaction_id,
+        amount=amount,
+        currency=currency,
+        card=card,
+        bank=bank,
+        description=_optional_text(payload, "description", 1000),
+        parameters=_parameters(payload.get("parameters")),
+    )
+
+
+def _text(payload: dict[str, Any], name: str, code: ErrorCode, *, ints: bool = True) -> str:
+    """A required field as text; JSON numbers are accepted for digit fields, as senders vary."""
+    value = payload.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and ints and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(code, f"{name} is required and must be a string")
+    return value.strip()
+
+
+def _card(payload: dict[str, Any], *, mode: str, today: dt.date) -> Card:
+    number = _text(payload, "cardnumber", ErrorCode.INVALID_CARD_NUMBER)
+    if not cards.is_ascii_digits(number) or not 12 <= len(number) <= 19:
+        raise ValidationError(
+            ErrorCode.INVALID_CARD_NUMBER, "cardnumber must be 12 to 19 digits (0-9)"
+        )
+    listed = number in cards.TEST_CARDS
+    if not listed and not cards.luhn_valid(number):
+        raise ValidationError(ErrorCode.INVALID_CARD_NUMBER, "cardnumber fails the Luhn check")
+    month, year = _expiry(payload, today)
+    cvv = _cvv(payload, number)
+    if mode == "test" and not listed:
+        raise ValidationError(
+            ErrorCode.TEST_MODE_CARD_NOT_ALLOWED,
+            "the connector is in TEST mode: only Twilio's test card numbers are accepted",
+        )
+    return Card(
+        number=number,
+        cvv=cvv,
+        expiry_month=month,
+        expiry_year=year,
+        postal_code=_optional_text(payload, "postal_code", 20),
+    )
+
+
+def _expiry(payload: dict[str, Any], today: dt.date) -> tuple[int, int]:
+    month_text = _text(payload, "expiry_month", ErrorCode.INVALID_EXPIRY)
+    year_text = _text(payload, "expiry_year", ErrorCode.INVALID_EXPIRY)
+    if not (cards.is_ascii_digits(month_text) and len(month_text) <= 2):
+        raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_month must be 01 to 12")
+    if not (cards.is_ascii_digits(year_text) and len(year_text) in (2, 4)):
+        raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_year must be 2 or 4 digits")
+    month = int(month_text)
+    year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+    if not 1 <= month <= 12:
+        raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_month must be 01 to 12")
+    if (year, month) < (today.year, today.month):
+        raise ValidationError(ErrorCode.INVALID_EXPIRY, "the card has expired")
+    if year > today.year + 20:
+        raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_year is too far in the future")
+    return month, year
+
+
+def _cvv(payload: dict[str, Any], number: str) -> str | None:
+    """Optional: <Pay securityCode="false"> sends none. When given, 3 digits (4 for Amex)."""
+    value = payload.get("cvv")
+    if value in (None, ""):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValidationError(
+            ErrorCode.INVALID_SECURITY_CODE, "cvv must be a string (a number loses leading zeros)"
+        )
+    expected = 4 if cards.card_brand(number) == "amex" else 3
+    if not isinstance(value, str) or not cards.is_ascii_digits(value) or len(value) != expected:
+        raise ValidationError(
+            ErrorCode.INVALID_SECURITY_CODE, f"cvv must be {expected} digits for this card"
+        )
+    return value
+
+
+def _bank(payload: dict[str, Any], *, mode: str) -> BankAccount:
+    routing = _text(payload, "routingnumber", ErrorCode.INVALID_ROUTING_NUMBER, ints=False)
+    if not cards.routing_number_valid(routing):
+        raise ValidationError(
+            ErrorCode.INVALID_ROUTING_NUMBER,
+            "routingnumber must be 9 digits with a valid ABA checksum",
+        )
+    account = _text(payload, "bankaccountnumber", ErrorCode.INVALID_ACCOUNT_NUMBER, ints=False)
+    if not cards.is_ascii_digits(account) or not 4 <= len(account) <= 17:
+        raise ValidationError(
+            ErrorCode.INVALID_ACCOUNT_NUMBER, "bankaccountnumber must be 4 to 17 digits (0-9)"
+        )
+    if mode == "test" and account not in cards.TEST_BANK_ACCOUNTS:
+        raise ValidationError(
+            ErrorCode.TEST_MODE_ACCOUNT_NOT_ALLOWED,
+            "the connector is in TEST mode: only Twilio's test bank accounts are accepted",
+        )
+    return BankAccount(account_number=account, routing_number=routing)
+
+
+def _amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount is required for a charge")
+    text = str(value).strip()
+    whole, _, cents = text.partition(".")
+    if not (cards.is_ascii_digits(whole) and (not cents or cards.is_ascii_digits(cents))):
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be a decimal like 10.00")
+    if len(cents) > 2 and cents.rstrip("0")[2:]:
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount has more than 2 decimal places")
+    amount = Decimal(text).quantize(Decimal("0.01"))
+    if amount <= 0:
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be greater than 0")
+    if amount > MAX_AMOUNT:
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be at most 1000000")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise ValidationError(
+            ErrorCode.INVALID_CURRENCY, "currency_code must be a 3-letter ISO 4217 code"
+        )
+    return value.upper()
+
+
+def _optional_text(payload: dict[str, Any], name: str, limit: int) -> str | None:
+    value = payload.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValidationError(ErrorCode.INVALID_REQUEST, f"{name} must be a string")
+    text = str(value)
+    if len(text) > limit:
+        raise ValidationError(ErrorCode.INVALID_REQUEST, f"{name} is longer than {limit}")
+    return text
+
+
+def _parameters(value: Any) -> dict[str, str]:
+    """Custom parameters from <Parameter> nouns: a flat object of names to scalar values."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(ErrorCode.INVALID_REQUEST, "parameters must be a JSON object")
+    result = {}
+    for name, item in value.items():
+        if isinstance(item, (dict, list)):
+            raise ValidationError(
+                ErrorCode.INVALID_REQUEST, "parameters must map names to strings or numbers"
+            )
+        result[name] = (
+            "" if item is None else str(item).lower() if isinstance(item, bool) else str(item)
+        )
+    return result

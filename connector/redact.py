@@ -1,0 +1,77 @@
+"""Card-data hygiene as a mechanism: masking for free text and for every log record.
+
+PCI DSS forbids the full card number (PAN), the CVV and the bank account number on disk or in
+logs. Values we build ourselves are masked at the source; this module catches the rest: free text
+a caller's application controls (description, parameters) and anything that reaches `logging`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# 12-19 digits, optionally grouped by single spaces or dashes: the shape of a PAN (and of most
+# bank account numbers). Deliberately no Luhn check: a mistyped card number is still card data.
+_PAN_LIKE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){11,18}[0-9](?![0-9])")
+# A CVV or an account number is only recognisable by its label.
+_LABELLED_SECRET = re.compile(
+    r"""(?ix)
+    (["']?(?:cvv|cvc|security[_ -]?code|bankaccountnumber|bank[_ -]?account(?:[_ -]?number)?|
+          cardnumber|card[_ -]?number|pan)["']?\s*[:=]\s*["']?)
+    ([0-9][0-9 -]*[0-9]|[0-9])
+    """
+)
+
+
+def mask_card_numbers(text: str) -> str:
+    """Replace anything shaped like a card number by x's and its last four digits."""
+
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group(0))
+        return "x" * (len(digits) - 4) + digits[-4:]
+
+    return _PAN_LIKE.sub(mask, text)
+
+
+def mask_secrets(text: str) -> str:
+    """Mask card-shaped numbers and labelled CVVs/account numbers in free text."""
+    text = _LABELLED_SECRET.sub(lambda m: m.group(1) + "***", text)
+    return mask_card_numbers(text)
+
+
+def mask_value(value: object) -> object:
+    """Mask strings inside JSON-like values (dicts, lists), leaving their shape alone."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {mask_secrets(str(k)): mask_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value(v) for v in value]
+    return value
+
+
+def install_log_masking() -> None:
+    """Mask card data in every log record any logger creates, before any handler sees it.
+
+    A record factory rather than a handler filter: filters on one handler miss records sent to
+    handlers added later (gunicorn's, pytest's capture), a factory sees every record once.
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, "_payline_masking", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = mask_secrets(message), None
+        if record.exc_info:
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info)
+        return record
+
+    factory._payline_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

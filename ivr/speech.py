@@ -1,0 +1,79 @@
+"""Spoken wording: amounts in words, codes read character by character, outcomes in plain words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
+
+CURRENCY_WORDS: dict[str, tuple[str, str, str, str]] = {
+    "USD": ("dollar", "dollars", "cent", "cents"),
+    "CAD": ("Canadian dollar", "Canadian dollars", "cent", "cents"),
+    "AUD": ("Australian dollar", "Australian dollars", "cent", "cents"),
+    "EUR": ("euro", "euros", "cent", "cents"),
+    "GBP": ("pound", "pounds", "penny", "pence"),
+}
+
+
+def number_in_words(number: int) -> str:
+    if number < 20:
+        return _ONES[number]
+    if number < 100:
+        tens, ones = divmod(number, 10)
+        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
+    for scale, word in _SCALES:
+        if number >= scale:
+            high, rest = divmod(number, scale)
+            return f"{number_in_words(high)} {word}" + (f" {number_in_words(rest)}" if rest else "")
+    raise AssertionError("unreachable")
+
+
+def amount_in_words(amount: Decimal, currency: str = "USD") -> str:
+    """`Decimal("42.50"), "USD"` → "forty two dollars and fifty cents"."""
+    cents_total = int((amount * 100).to_integral_value())
+    whole, cents = divmod(cents_total, 100)
+    code = currency.upper()
+    one, many, sub_one, sub_many = CURRENCY_WORDS.get(code, (code, code, "hundredth", "hundredths"))
+    words = f"{number_in_words(whole)} {one if whole == 1 else many}"
+    if cents:
+        words += f" and {number_in_words(cents)} {sub_one if cents == 1 else sub_many}"
+    return words
+
+
+def spell_out(code: str) -> str:
+    """Read a code character by character, letters and digits only: "ch_9a" → "C, H, 9, A"."""
+    return ", ".join(char.upper() if char.isalpha() else char for char in code if char.isalnum())
+
+
+CONNECTOR_ERROR_WORDS: dict[str, str] = {
+    "card_declined": "Your card was declined by the bank.",
+    "insufficient_funds": "The payment was declined for insufficient funds.",
+    "invalid_card_number": "The card number was not valid.",
+    "invalid_expiry": "The card's expiration date was not valid, or the card has expired.",
+    "invalid_security_code": "The security code did not match the card.",
+    "invalid_routing_number": "The bank routing number was not valid.",
+    "invalid_account_number": "The bank account number was not valid.",
+    "test_mode_card_not_allowed": "This line is in test mode and only accepts test cards.",
+    "test_mode_account_not_allowed": "This line is in test mode and only accepts test accounts.",
+    "processing_error": "The payment processor could not complete the payment.",
+}
+
+RESULT_WORDS: dict[str, str] = {
+    "too-many-failed-attempts": "We could not read your payment details after several tries.",
+    "caller-interrupted-with-star": "You cancelled the payment.",
+    "validation-error": "Some of the payment details were not accepted.",
+    "internal-error": "Our payment system had a problem.",
+    "payment-connector-error": "The payment could not be completed.",
+}
+
+
+def failure_words(result: str, connector_error: str | None) -> str:
+    """What happened, in words a caller understands: never a raw code."""
+    if result == "payment-connector-error" and connector_error in CONNECTOR_ERROR_WORDS:
+        return CONNECTOR_ERROR_WORDS[connector_error]
+    return RESULT_WORDS.get(result, "The payment could not be completed.")

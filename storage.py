@@ -1,0 +1,313 @@
+"""Every SQL statement PayLine runs, behind intent-named methods (SQLite via sqlite-utils).
+
+Concurrency guarantees live in the database, not in Python: unique keys and single-statement
+compare-and-set updates, so that the same code is safe across threads, gunicorn workers and
+(with a PostgreSQL twin of this module) instances.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from connector.ledger import ClaimOutcome
+
+migrations = Migrations("payline")
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sqlite_path(database_url: str) -> Path:
+    """`sqlite:///relative/path` (relative to the project) or `sqlite:////absolute/path`."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        raise ValueError("DATABASE_URL must be sqlite:///relative/path or sqlite:////absolute/path")
+    path = Path(database_url[len(prefix) :])
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["connector_transactions"].create(
+        {
+            "transaction_id": str,
+            "method": str,
+            "fingerprint": str,
+            "state": str,
+            "owner": str,
+            "lease_expires_at": float,
+            "claims": int,
+            "processor_calls": int,
+            "response": str,
+            "response_id": str,
+            "error_code": str,
+            "payment_method": str,
+            "amount": str,
+            "currency": str,
+            "card_brand": str,
+            "last4": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="transaction_id",
+        not_null={"method", "fingerprint", "state", "created_at", "updated_at"},
+        defaults={"claims": 1, "processor_calls": 0},
+    )
+    db["sandbox_requests"].create({"idempotency_key": str, "requests": int}, pk="idempotency_key")
+    db["sandbox_ledger"].create(
+        {
+            "idempotency_key": str,
+            "kind": str,
+            "object_id": str,
+            "error_code": str,
+            "error_message": str,
+            "amount": str,
+            "currency": str,
+            "created_at": str,
+        },
+        pk="idempotency_key",
+    )
+    db["payments"].create(
+        {
+            "id": int,
+            "callback_key": str,
+            "call_sid": str,
+            "result": str,
+            "transaction_id": str,
+            "payment_method": str,
+            "amount": str,
+            "currency": str,
+            "card_type": str,
+            "last4": str,
+            "expiration_date": str,
+            "confirmation_code": str,
+            "payment_token": str,
+            "connector_error": str,
+            "payment_error": str,
+            "pay_error_code": str,
+            "connector_parameters": str,
+            "invoice_number": str,
+            "caller": str,
+            "received_at": str,
+        },
+        pk="id",
+        not_null={"callback_key", "call_sid", "result", "received_at"},
+    )
+    db["payments"].create_index(["callback_key"], unique=True)
+    db["pay_events"].create(
+        {
+            "id": int,
+            "call_sid": str,
+            "step": str,
+            "attempt": str,
+            "error_type": str,
+            "payment_method": str,
+            "last4": str,
+            "received_at": str,
+        },
+        pk="id",
+    )
+    db["pay_events"].create_index(["call_sid"])
+
+
+class Store:
+    """One connection's worth of PayLine storage; not to be shared between threads."""
+
+    def __init__(self, database_url: str):
+        path = sqlite_path(database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Create or upgrade the schema; safe on every deploy. Returns the migrations applied."""
+        with self.db.ensure_autocommit_on():
+            self.db.enable_wal()
+        pending = [m.name for m in migrations.pending(self.db)]
+        migrations.apply(self.db)
+        return pending
+
+    def healthy(self) -> bool:
+        try:
+            return self.db.execute("select 1").fetchone() == (1,)
+        except sqlite3.Error:
+            return False
+
+    # -- the connector's idempotency ledger ---------------------------------------------------
+
+    def claim_transaction(
+        self, transaction_id: str, method: str, fingerprint: str, owner: str, lease_until: float
+    ) -> ClaimOutcome:
+        """Atomically claim the id, take over an expired claim, or report what holds it."""
+        now = now_iso()
+        inserted = self.db.execute(
+            "insert into connector_transactions (transaction_id, method, fingerprint, state,"
+            " owner, lease_expires_at, claims, processor_calls, created_at, updated_at)"
+            " values (?, ?, ?, 'processing', ?, ?, 1, 0, ?, ?)"
+            " on conflict (transaction_id) do nothing",
+            [transaction_id, method, fingerprint, owner, lease_until, now, now],
+        ).rowcount
+        if inserted:
+            return ClaimOutcome("claimed")
+        row = self.db.execute(
+            "select method, fingerprint, state, response, lease_expires_at"
+            " from connector_transactions where transaction_id = ?",
+            [transaction_id],
+        ).fetchone()
+        stored_method, stored_fingerprint, state, response, lease = row
+        if (stored_method, stored_fingerprint) != (method, fingerprint):
+            return ClaimOutcome("mismatch")
+        if state == "done":
+            return ClaimOutcome("done", json.loads(response))
+        taken_over = self.db.execute(
+            "update connector_transactions set owner = ?, lease_expires_at = ?,"
+            " claims = claims + 1, updated_at = ?"
+            " where transaction_id = ? and state = 'processing' and lease_expires_at < ?",
+            [owner, lease_until, now, transaction_id, _epoch()],
+        ).rowcount
+        return ClaimOutcome("claimed" if taken_over else "busy")
+
+    def renew_claim(self, transaction_id: str, owner: str, lease_until: float) -> bool:
+        return bool(
+            self.db.execute(
+                "update connector_transactions set lease_expires_at = ?"
+                " where transaction_id = ? and owner = ? and state = 'processing'",
+                [lease_until, transaction_id, owner],
+            ).rowcount
+        )
+
+    def release_claim(self, transaction_id: str, owner: str) -> None:
+        """Let the next copy take over at once: the outcome is unknown, not final."""
+        self.db.execute(
+            "update connector_transactions set lease_expires_at = 0, updated_at = ?"
+            " where transaction_id = ? and owner = ? and state = 'processing'",
+            [now_iso(), transaction_id, owner],
+        )
+
+    def finish_transaction(
+        self, transaction_id: str, owner: str, response: dict[str, Any], summary: dict[str, Any]
+    ) -> bool:
+        id_value = response.get("charge_id", response.get("token_id"))
+        columns = {k: summary.get(k) for k in _SUMMARY_COLUMNS}
+        assignments = ", ".join(f"{name} = :{name}" for name in columns)
+        return bool(
+            self.db.execute(
+                f"update connector_transactions set state = 'done', response = :response,"
+                f" response_id = :response_id, updated_at = :now, {assignments}"
+                " where transaction_id = :transaction_id and owner = :owner"
+                " and state = 'processing'",
+                {
+                    **columns,
+                    "response": json.dumps(response, sort_keys=True),
+                    "response_id": id_value,
+                    "now": now_iso(),
+                    "transaction_id": transaction_id,
+                    "owner": owner,
+                },
+            ).rowcount
+        )
+
+    def note_processor_call(self, transaction_id: str) -> None:
+        self.db.execute(
+            "update connector_transactions set processor_calls = processor_calls + 1"
+            " where transaction_id = ?",
+            [transaction_id],
+        )
+
+    def ledger_report(self) -> Iterator[dict[str, Any]]:
+        """One row per connector transaction, with what the processor says it did for the key.
+
+        For the sandbox, its own counts (every request it received, every charge or token it
+        created); for other processors, the calls PayLine made and whether an id came back.
+        """
+        rows = self.db.query(
+            "select t.transaction_id, t.method, t.state, t.response_id, t.error_code,"
+            " t.payment_method, t.amount, t.currency, t.card_brand, t.last4, t.claims,"
+            " t.created_at, t.updated_at,"
+            " coalesce(r.requests, t.processor_calls) as processor_requests,"
+            " case when l.idempotency_key is not null"
+            "   then (l.object_id is not null)"
+            "   else (t.response_id is not null) end as processor_charges"
+            " from connector_transactions t"
+            " left join sandbox_requests r on r.idempotency_key = t.transaction_id"
+            " left join sandbox_ledger l on l.idempotency_key = t.transaction_id"
+            " order by t.created_at, t.transaction_id"
+        )
+        for row in rows:
+            row["processor_charges"] = int(row["processor_charges"])
+            yield row
+
+    # -- the sandbox processor's own ledger -----------------------------------------------
+
+    def sandbox_note_request(self, key: str) -> None:
+        self.db.execute(
+            "insert into sandbox_requests (idempotency_key, requests) values (?, 1)"
+            " on conflict (idempotency_key) do update set requests = requests + 1",
+            [key],
+        )
+
+    def sandbox_book(self, key: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        created = self.db.execute(
+            "insert into sandbox_ledger (idempotency_key, kind, object_id, error_code,"
+            " error_message, amount, currency, created_at)"
+            " values (:key, :kind, :object_id, :error_code, :error_message, :amount, :currency,"
+            " :created_at) on conflict (idempotency_key) do nothing",
+            {**entry, "key": key, "created_at": now_iso()},
+        ).rowcount
+        booked = self.db["sandbox_ledger"].get(key)
+        return booked, bool(created)
+
+    # -- <Pay> results and progress -------------------------------------------------------
+
+    def record_pay_result(self, record: dict[str, Any]) -> bool:
+        """Insert one action callback; a repeated callback (same key) is ignored. True if new."""
+        record = {**record, "received_at": now_iso()}
+        return bool(
+            self.db.execute(
+                f"insert into payments ({', '.join(record)})"
+                f" values ({', '.join(':' + k for k in record)})"
+                " on conflict (callback_key) do nothing",
+                record,
+            ).rowcount
+        )
+
+    def record_pay_event(self, event: dict[str, Any]) -> None:
+        self.db["pay_events"].insert({**event, "received_at": now_iso()})
+
+    def recent_payments(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from payments order by id desc limit ?", [limit]))
+
+    def payment_for_call(self, call_sid: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query("select * from payments where call_sid = ? order by id", [call_sid])
+        )
+
+    def pay_events_for_call(self, call_sid: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query("select * from pay_events where call_sid = ? order by id", [call_sid])
+        )
+
+
+_SUMMARY_COLUMNS = ("error_code", "payment_method", "amount", "currency", "card_brand", "last4")
+
+
+def _epoch() -> float:
+    return dt.datetime.now(dt.UTC).timestamp()

@@ -1,0 +1,152 @@
+"""Fixtures: an app on a file database in tmp_path, Twilio-signed posts, connector posts.
+
+Every database, server log and captured log line of the session lives under pytest's basetemp,
+so that the last test (test_zz_card_data_at_rest) can search all of it for card data.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+
+os.environ["PAYLINE_ENV"] = "development"  # before `app` is imported: its module builds an app
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from app import create_app
+
+AUTH_TOKEN = "test-auth-token"
+CONNECTOR_USER = "twilio"
+CONNECTOR_PASSWORD = "connector-secret"
+PUBLIC_BASE_URL = "https://pay.example.com"
+
+VISA = "4111111111111111"
+TEST_CVV = "739"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_log_file(tmp_path_factory):
+    """Keep every log line of the session in a file under basetemp, for the card-data check."""
+    path = tmp_path_factory.getbasetemp() / "session-logs.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield path
+    root.removeHandler(handler)
+    handler.close()
+
+
+def settings(tmp_path, **overrides) -> dict:
+    return {
+        "PAYLINE_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'payline.sqlite3'}",
+        "SECRET_KEY": "test-secret",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "CONNECTOR_USERNAME": CONNECTOR_USER,
+        "CONNECTOR_PASSWORD": CONNECTOR_PASSWORD,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "SANDBOX_SLOW_SECONDS": 0.3,
+        "IDEMPOTENCY_WAIT_SECONDS": 5.0,
+        "IDEMPOTENCY_LEASE_SECONDS": 2.0,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(settings(tmp_path))
+    app.config["TESTING"] = True
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def store(app):
+    store = app.extensions["payline"].open_store()
+    yield store
+    store.close()
+
+
+def basic_auth(username: str = CONNECTOR_USER, password: str = CONNECTOR_PASSWORD) -> dict:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def signature(url: str, params: dict, token: str = AUTH_TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, params)
+
+
+@pytest.fixture
+def twilio_post(client):
+    """POST form params to a /voice path, signed for the public URL Twilio would have used."""
+
+    def post(path: str, params: dict, *, signed: bool = True, token: str = AUTH_TOKEN):
+        headers = {}
+        if signed:
+            headers["X-Twilio-Signature"] = signature(PUBLIC_BASE_URL + path, params, token)
+        return client.post(path, data=params, headers=headers)
+
+    return post
+
+
+@pytest.fixture
+def connector_post(client):
+    def post(body, *, auth: dict | None = None, **kwargs):
+        headers = basic_auth() if auth is None else auth
+        if isinstance(body, (dict, list)):
+            return client.post("/connector", json=body, headers=headers, **kwargs)
+        return client.post("/connector", data=body, headers=headers, **kwargs)
+
+    return post
+
+
+def card_charge(transaction_id: str, amount: str = "10.00", **fields) -> dict:
+    return {
+        "method": "charge",
+        "transaction_id": transaction_id,
+        "cardnumber": VISA,
+        "cvv": TEST_CVV,
+        "amount": amount,
+        "currency_code": "USD",
+        "expiry_month": "08",
+        "expiry_year": "39",
+        "description": "invoice 1001",
+        "postal_code": "94111",
+        "parameters": {"invoice": "1001"},
+        **fields,
+    }
+
+
+def ach_charge(transaction_id: str, amount: str = "10.00", **fields) -> dict:
+    return {
+        "method": "charge",
+        "transaction_id": transaction_id,
+        "bankaccountnumber": "123456789",
+        "routingnumber": "121000358",
+        "amount": amount,
+        "currency_code": "USD",
+        "description": "invoice 1001",
+        "parameters": {"invoice": "1001"},
+        **fields,
+    }
+
+
+def tokenize(request: dict) -> dict:
+    body = {k: v for k, v in request.items() if k not in ("amount", "currency_code")}
+    return {**body, "method": "tokenize"}

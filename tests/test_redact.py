@@ -1,0 +1,51 @@
+"""Masking: free text and every log record lose card numbers and labelled CVVs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from connector.redact import install_log_masking, mask_card_numbers, mask_secrets, mask_value
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("4111111111111111", "xxxxxxxxxxxx1111"),
+        ("card 4111 1111 1111 1111 ok", "card xxxxxxxxxxxx1111 ok"),
+        ("378282246310005", "xxxxxxxxxxx0005"),
+        ("order 12345", "order 12345"),
+        ("2026-11-26T18:22:23", "2026-11-26T18:22:23"),
+    ],
+)
+def test_card_shaped_numbers_are_masked_to_the_last_four(text, masked):
+    assert mask_card_numbers(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"cvv": "739"}', "cvv=739", "security_code: 7391", "'bankaccountnumber': '123456789'"],
+)
+def test_labelled_secrets_are_masked(text):
+    assert "739" not in mask_secrets(text) and "123456789" not in mask_secrets(text)
+
+
+def test_nested_values_are_masked_keeping_their_shape():
+    assert mask_value({"a": ["4111111111111111", 3]}) == {"a": ["xxxxxxxxxxxx1111", 3]}
+
+
+def test_every_log_record_is_masked_even_with_args_and_exceptions(caplog):
+    install_log_masking()
+    log = logging.getLogger("anything.at.all")
+    with caplog.at_level(logging.INFO):
+        log.info("charging %s with cvv=%s", "4111111111111111", "739")
+        try:
+            raise ValueError("bad card 5555555555554444")
+        except ValueError:
+            log.exception("failed")
+
+    text = caplog.text
+    assert "4111111111111111" not in text and "5555555555554444" not in text
+    assert "cvv=739" not in text
+    assert "xxxxxxxxxxxx1111" in text and "xxxxxxxxxxxx4444" in text

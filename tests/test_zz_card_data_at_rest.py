@@ -1,0 +1,65 @@
+"""Last test of the session: no full card number, CVV or bank account number reached disk.
+
+It searches everything the session wrote under pytest's basetemp: every SQLite database (with
+its -wal and -shm files), every gunicorn log and the file that kept every log line of the
+in-process tests. The tests use Twilio's test numbers and the distinctive CVVs 739 / 7391.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+PANS = [
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "3065930009020004",
+    "3566002020360505",
+    "6200000000000005",
+    "6771798021000008",
+    "4242424242424242",
+]
+ACCOUNTS = ["123456789", "12345678"]
+CVVS = {"739", "7391"}
+LABELLED_CVV = re.compile(rb"(?i)(cvv|cvc|securitycode)\W{0,6}(7391|739)\b")
+
+
+def raw_leaks(data: bytes) -> list[str]:
+    found = [n for n in PANS + ACCOUNTS if n.encode() in data]
+    found += [m.group(0).decode(errors="replace") for m in LABELLED_CVV.finditer(data)]
+    return found
+
+
+def cvv_cells(database: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        found = []
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+        for table in tables:
+            for row in conn.execute(f'select * from "{table}"'):
+                found += [f"{table}: {cell}" for cell in row if str(cell) in CVVS]
+        return found
+    finally:
+        conn.close()
+
+
+def test_the_scanner_finds_what_it_looks_for():
+    assert raw_leaks(b'x {"cvv": "739"} 4111111111111111') == ["4111111111111111", 'cvv": "739']
+    assert raw_leaks(b"xxxxxxxxxxxx1111 18:22:23,739") == []
+
+
+def test_no_card_number_cvv_or_account_number_in_any_database_or_log(tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    files = [p for p in base.rglob("*") if p.is_file()]
+    databases = [p for p in files if p.name.endswith(".sqlite3")]
+    logs = [p for p in files if p.suffix == ".log"]
+    assert databases and logs, "the session wrote no database or log: nothing was checked"
+    assert sum(p.stat().st_size for p in logs) > 0
+
+    leaks = {str(p.relative_to(base)): raw_leaks(p.read_bytes()) for p in files}
+    leaks.update({str(p.relative_to(base)) + " (cells)": cvv_cells(p) for p in databases})
+
+    assert {name: found for name, found in leaks.items() if found} == {}

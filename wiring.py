@@ -1,0 +1,64 @@
+"""Builds the app's collaborators from its config: per-request stores, the processor, services."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+
+from connector.ledger import LedgerSettings
+from connector.processors import Processor
+from connector.processors.sandbox import SandboxProcessor
+from connector.service import ConnectorService
+from storage import Store
+
+
+class PayLine:
+    """Registered as app.extensions["payline"]; the only place that knows how parts connect."""
+
+    def __init__(self, app: Flask):
+        self.config = app.config
+        app.extensions["payline"] = self
+        app.teardown_appcontext(self._close_store)
+
+    def open_store(self) -> Store:
+        """A new connection, owned by the caller (threads other than the request's)."""
+        return Store(self.config["DATABASE_URL"])
+
+    def store(self) -> Store:
+        """The request's connection, closed at teardown."""
+        if "store" not in g:
+            g.store = self.open_store()
+        return g.store
+
+    def _close_store(self, _exc: BaseException | None) -> None:
+        store = g.pop("store", None)
+        if store is not None:
+            store.close()
+
+    def processor(self, store: Store) -> Processor:
+        name = self.config["PROCESSOR"]
+        if name == "sandbox":
+            return SandboxProcessor(store, slow_seconds=self.config["SANDBOX_SLOW_SECONDS"])
+        if name == "http":
+            from connector.processors.http import HttpGatewayProcessor
+
+            return HttpGatewayProcessor(
+                url=self.config["PROCESSOR_URL"],
+                username=self.config["PROCESSOR_USERNAME"],
+                password=self.config["PROCESSOR_PASSWORD"],
+                timeout_seconds=self.config["PROCESSOR_TIMEOUT_SECONDS"],
+            )
+        raise ValueError(f"unknown PROCESSOR {name!r}: use 'sandbox' or 'http'")
+
+    def connector_service(self) -> ConnectorService:
+        store = self.store()
+        return ConnectorService(
+            mode=self.config["CONNECTOR_MODE"],
+            secret=self.config["SECRET_KEY"],
+            processor=self.processor(store),
+            store=store,
+            open_store=self.open_store,
+            ledger=LedgerSettings(
+                wait_seconds=self.config["IDEMPOTENCY_WAIT_SECONDS"],
+                lease_seconds=self.config["IDEMPOTENCY_LEASE_SECONDS"],
+            ),
+        )
