@@ -89,7 +89,7 @@ class ConnectorService:
                 "the payment processor did not answer; nothing is known to be charged",
             )
             return Outcome(response, final=False, summary=summary)
-        parameters = {**mask_value(request.parameters), **_echo(request), **result.parameters}
+        parameters = mask_value({**request.parameters, **_echo(request), **result.parameters})
         response = ConnectorResponse(
             method=request.method,
             id=result.id,
