@@ -1,0 +1,164 @@
+"""The two click commands, run through the fake app's CLI as the lead's factory registers them."""
+
+from __future__ import annotations
+
+import json
+
+from tests.emulator.fakeapp import CONNECTOR_PASSWORD, CONNECTOR_USERNAME, create_fake_app, serve
+
+VISA = "4111111111111111"
+
+
+def invoke(app, *args):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def test_simulate_call_json_prints_one_transcript_document(fake_app):
+    result = invoke(fake_app, "simulate-call", "--digits", "1", "--cvv", "739", "--json")
+
+    assert result.exit_code == 0, result.output
+    transcript = json.loads(result.stdout)
+    assert transcript["result"]["Result"] == "success"
+    assert transcript["ended"] == "hangup"
+    assert transcript["steps"][0]["url"] == "https://pay.example.com/voice/incoming"
+    assert VISA not in result.output
+    assert '"cvv": "739"' not in result.stdout
+
+
+def test_simulate_call_readable_transcript_shows_each_step(fake_app):
+    result = invoke(fake_app, "simulate-call", "--digits", "1")
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "step 1: POST https://pay.example.com/voice/incoming" in out
+    assert "said: Press 1 to pay by card" in out
+    assert "pressed: xxxxxxxxxxxx1111#" in out
+    assert "result: Result=success" in out
+    assert VISA not in result.output
+
+
+def test_simulate_call_over_http_with_url(fake_app):
+    with serve(fake_app) as base_url:
+        result = invoke(fake_app, "simulate-call", "--url", base_url, "--digits", "2", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["result"]["PaymentMethod"] == "ach-debit"
+
+
+def test_simulate_call_exits_zero_on_a_payment_failure(fake_app):
+    result = invoke(
+        fake_app, "simulate-call", "--digits", "1", "--card", "4111111111111112", "--json"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["result"]["Result"] == "too-many-failed-attempts"
+    assert "4111111111111112" not in result.output
+
+
+def test_simulate_call_star_and_hangup_options(fake_app):
+    star = invoke(
+        fake_app, "simulate-call", "--digits", "1", "--star-at", "security-code", "--json"
+    )
+    hangup = invoke(fake_app, "simulate-call", "--digits", "1", "--hangup-at", "postal-code")
+
+    assert json.loads(star.stdout)["result"]["Result"] == "caller-interrupted-with-star"
+    assert hangup.exit_code == 0 and "call ended: caller-hung-up" in hangup.stdout
+
+
+def test_simulate_call_connector_override_and_timeout(fake_app, closed_port_url):
+    result = invoke(
+        fake_app,
+        "simulate-call",
+        "--digits",
+        "1",
+        "--connector",
+        f"Default={closed_port_url}",
+        "--connector-timeout",
+        "0.5",
+        "--json",
+    )
+
+    assert result.exit_code == 0, result.output
+    transcript = json.loads(result.stdout)
+    assert transcript["payments"][0]["connector_attempts"] == 6
+    assert transcript["result"]["Result"] == "payment-connector-error"
+
+
+def test_simulate_call_exits_non_zero_with_the_reason_when_the_app_breaks_the_protocol(fake_app):
+    fake_app.config["RAW_TWIML"]["bad"] = (
+        "<Response><Pay action='http://x.example.com/'/></Response>"
+    )
+    result = invoke(fake_app, "simulate-call", "--path", "/voice/raw/bad")
+
+    assert result.exit_code == 1
+    assert "must be an https URL" in result.stderr
+
+
+def test_simulate_call_json_on_a_protocol_error_still_prints_one_document(fake_app):
+    fake_app.config["RAW_TWIML"]["bad"] = "<Response><Bogus/></Response>"
+    result = invoke(fake_app, "simulate-call", "--path", "/voice/raw/bad", "--json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"].endswith("unknown verb <Bogus> in <Response>")
+    assert "unknown verb <Bogus>" in result.stderr
+
+
+def test_simulate_call_warnings_go_to_stderr_in_readable_mode(fake_app):
+    fake_app.config["RAW_TWIML"]["noaction"] = "<Response><Pay/></Response>"
+    result = invoke(fake_app, "simulate-call", "--path", "/voice/raw/noaction")
+
+    assert result.exit_code == 1  # the document answers <Pay> again: the call loops
+    assert "warning:" in result.stderr and "no action" in result.stderr
+
+
+def test_simulate_call_needs_an_auth_token():
+    app = create_fake_app(TWILIO_AUTH_TOKEN=None)
+    result = invoke(app, "simulate-call")
+
+    assert result.exit_code == 1
+    assert "TWILIO_AUTH_TOKEN" in result.stderr
+
+
+def test_simulate_call_refuses_a_non_digit_card_without_echoing_it(fake_app):
+    result = invoke(fake_app, "simulate-call", "--card", "4111-1111")
+
+    assert result.exit_code == 2
+    assert "4111-1111" not in result.output
+
+
+def test_check_connector_exits_zero_when_every_case_passes(fake_app):
+    with serve(fake_app) as base_url:
+        result = invoke(
+            fake_app,
+            "check-connector",
+            f"{base_url}/connector",
+            "--username",
+            CONNECTOR_USERNAME,
+            "--password",
+            CONNECTOR_PASSWORD,
+        )
+
+    assert result.exit_code == 0, result.output
+    assert "card-charge-visa" in result.stdout and "PASS" in result.stdout
+    assert result.stdout.strip().endswith("cases passed")
+
+
+def test_check_connector_json_and_exit_one_on_a_failure():
+    app = create_fake_app(CONNECTOR_CHECKS_AUTH=False)
+    with serve(app) as base_url:
+        result = invoke(
+            app,
+            "check-connector",
+            f"{base_url}/connector",
+            "--username",
+            CONNECTOR_USERNAME,
+            "--password",
+            CONNECTOR_PASSWORD,
+            "--json",
+        )
+
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["passed"] is False
+    failing = [case["name"] for case in document["cases"] if not case["passed"]]
+    assert failing == ["wrong-credentials", "missing-credentials"]
