@@ -6,17 +6,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import click
 from dotenv import load_dotenv
 from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from cli import register_commands
 from config import ConfigError, load_settings
 from connector.redact import install_log_masking
 from wiring import PayLine
@@ -39,7 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
     _register_health(app)
-    _register_commands(app)
+    register_commands(app)
     return app
 
 
@@ -61,44 +60,6 @@ def _register_health(app: Flask) -> None:
             healthy = False
         body = {"status": "ok" if healthy else "unavailable", "database": healthy}
         return jsonify(body), 200 if healthy else 503
-
-
-def _register_commands(app: Flask) -> None:
-    @app.cli.command("init-db")
-    def init_db() -> None:
-        """Create or migrate the database; safe to run on every deploy."""
-        store = app.extensions["payline"].open_store()
-        try:
-            applied = store.migrate()
-        finally:
-            store.close()
-        click.echo(f"database ready at {store.path} ({len(applied)} migrations applied)")
-
-    @app.cli.command("ledger")
-    @click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
-    def ledger(as_json: bool) -> None:
-        """Connector transactions and what the processor did for each key."""
-        store = app.extensions["payline"].open_store()
-        try:
-            rows = list(store.ledger_report())
-        finally:
-            store.close()
-        if as_json:
-            click.echo(json.dumps(rows, indent=2))
-            return
-        for row in rows:
-            click.echo(
-                f"{row['transaction_id']:<40} {row['method']:<9} {row['state']:<11}"
-                f" {row['response_id'] or row['error_code'] or '-':<28}"
-                f" requests={row['processor_requests']} charges={row['processor_charges']}"
-            )
-
-    try:
-        from emulator.commands import check_connector, simulate_call
-    except ImportError:  # the emulator is optional in a trimmed deploy
-        return
-    app.cli.add_command(simulate_call)
-    app.cli.add_command(check_connector)
 
 
 def _create_or_exit() -> Flask:

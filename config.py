@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,6 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_SLOW_SECONDS": 12.0,
     "IDEMPOTENCY_WAIT_SECONDS": 50.0,
     "IDEMPOTENCY_LEASE_SECONDS": 15.0,
-    "DEFAULT_CHARGE_AMOUNT": "10.00",
-    "DEFAULT_CURRENCY": "USD",
     "AGENT_NUMBER": None,
     "VOICE_LANGUAGE": "en-US",
     "VOICE_NAME": "Polly.Joanna",
@@ -127,12 +124,6 @@ def _validate(settings: dict[str, Any]) -> None:
         problems.append("PROCESSOR must be 'sandbox' or 'http'")
     if settings["PROCESSOR"] == "http" and not settings.get("PROCESSOR_URL"):
         problems.append("PROCESSOR=http needs PROCESSOR_URL")
-    try:
-        amount = Decimal(str(settings["DEFAULT_CHARGE_AMOUNT"]))
-        if not amount.is_finite() or amount <= 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        problems.append("DEFAULT_CHARGE_AMOUNT must be a positive decimal")
     if settings["PUBLIC_BASE_URL"] and not settings["PUBLIC_BASE_URL"].startswith(
         ("https://", "http://")
     ):

@@ -121,6 +121,34 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["pay_events"].create_index(["call_sid"])
 
 
+@migrations()
+def m002_invoices(db: sqlite_utils.Database) -> None:
+    db["invoices"].create(
+        {
+            "number": str,
+            "customer": str,
+            "amount": str,
+            "currency": str,
+            "status": str,
+            "payment_id": int,
+            "confirmation": str,
+            "paid_at": str,
+            "card_token": str,
+            "card_brand": str,
+            "card_last4": str,
+            "card_saved_at": str,
+            "created_at": str,
+        },
+        pk="number",
+        not_null={"amount", "currency", "status", "created_at"},
+        defaults={"status": "open"},
+    )
+
+
+class InvoiceExists(Exception):
+    """An invoice with that number is already in the database."""
+
+
 class Store:
     """One connection's worth of PayLine storage; not to be shared between threads."""
 
@@ -304,6 +332,78 @@ class Store:
         return list(
             self.db.query("select * from pay_events where call_sid = ? order by id", [call_sid])
         )
+
+    # -- invoices -------------------------------------------------------------------------
+
+    def add_invoices(self, invoices: list[Any]) -> None:
+        """Insert all or none: an existing number rolls the whole batch back."""
+        now = now_iso()
+        rows = [
+            {
+                "number": invoice.number,
+                "customer": invoice.customer,
+                "amount": str(invoice.amount),
+                "currency": invoice.currency,
+                "status": "open",
+                "created_at": now,
+            }
+            for invoice in invoices
+        ]
+        try:
+            with self.db.atomic():
+                self.db["invoices"].insert_all(rows)
+        except sqlite3.IntegrityError:
+            numbers = [row["number"] for row in rows]
+            marks = ", ".join("?" * len(numbers))
+            taken = [
+                row["number"]
+                for row in self.db.query(
+                    f"select number from invoices where number in ({marks})", numbers
+                )
+            ]
+            raise InvoiceExists(", ".join(taken) or "duplicate invoice number") from None
+
+    def invoice(self, number: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from invoices where number = ?", [number]))
+        return rows[0] if rows else None
+
+    def list_invoices(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from invoices order by cast(number as integer)"))
+
+    def settle_invoice(self, number: str, record: dict[str, Any]) -> bool:
+        """Record a successful payment and mark its invoice paid, in one transaction.
+
+        Idempotent: a repeated callback finds its payment recorded and changes nothing; a
+        payment for an invoice already paid is recorded but does not settle it again. True
+        when this call settled the invoice.
+        """
+        with self.db.atomic():
+            if not self.record_pay_result(record):
+                return False
+            payment_id = self.db.execute("select last_insert_rowid()").fetchone()[0]
+            return bool(
+                self.db.execute(
+                    "update invoices set status = 'paid', payment_id = ?, confirmation = ?,"
+                    " paid_at = ? where number = ? and status = 'open'",
+                    [payment_id, record.get("confirmation_code"), now_iso(), number],
+                ).rowcount
+            )
+
+    def save_card_on_file(self, number: str, record: dict[str, Any]) -> None:
+        """Record a tokenize result and keep the token (never the card) with the invoice."""
+        with self.db.atomic():
+            if self.record_pay_result(record):
+                self.db.execute(
+                    "update invoices set card_token = ?, card_brand = ?, card_last4 = ?,"
+                    " card_saved_at = ? where number = ?",
+                    [
+                        record.get("payment_token"),
+                        record.get("card_type"),
+                        record.get("last4"),
+                        now_iso(),
+                        number,
+                    ],
+                )
 
 
 _SUMMARY_COLUMNS = ("error_code", "payment_method", "amount", "currency", "card_brand", "last4")

@@ -1,21 +1,34 @@
-"""The call's TwiML webhooks: every one signed by Twilio, every answer TwiML."""
+"""The call's TwiML webhooks: every one signed by Twilio, every answer TwiML.
+
+The flow (README, "The call flow"): menu → invoice number → balance and method → <Pay> →
+outcome, with a retry menu after a failed payment. State travels in the signed callback URLs
+(`invoice`, `purpose`, `attempt`, `tries`), so that any worker can serve any step.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
 
 from blueprints.security import external_url, twilio_signed
+from connector.cards import is_ascii_digits
 from connector.redact import mask_secrets, mask_value
-from ivr import twiml
+from ivr import speech, twiml
+from storage import Store
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+MAX_TRIES = 3
+PURPOSES = ("pay", "save")
+METHODS = {"1": "credit-card", "2": "ach-debit"}
 
 
 def render(response: VoiceResponse) -> Response:
@@ -27,54 +40,276 @@ def voice() -> twiml.Voice:
     return twiml.Voice(language=config["VOICE_LANGUAGE"], name=config["VOICE_NAME"])
 
 
-def store():
+def store() -> Store:
     return current_app.extensions["payline"].store()
+
+
+def link(endpoint: str, **values: object) -> str:
+    """An absolute callback URL, on PUBLIC_BASE_URL when set (what Twilio will sign)."""
+    return external_url(url_for(endpoint, **values))
+
+
+def agent_number() -> str | None:
+    return current_app.config["AGENT_NUMBER"]
+
+
+def tries() -> int:
+    return _small_int(request.args.get("tries"), default=1)
+
+
+def attempt() -> int:
+    return _small_int(request.args.get("attempt"), default=1)
+
+
+def _small_int(text: str | None, *, default: int) -> int:
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 3 else default
 
 
 @bp.post("/incoming")
 @twilio_signed
 def incoming() -> Response:
-    """Greet the caller and collect a payment of the configured amount."""
+    """Greet the caller and offer the menu: 1 pay an invoice, 2 save a card, 0 a person."""
+    retry = link("voice.incoming", tries=tries() + 1) if tries() < MAX_TRIES else None
+    return render(
+        twiml.menu(
+            voice(),
+            business=current_app.config["BUSINESS_NAME"],
+            action=link("voice.menu"),
+            agent=bool(agent_number()),
+            retry=retry,
+        )
+    )
+
+
+@bp.post("/menu")
+@twilio_signed
+def menu() -> Response:
+    """Dispatch the menu key."""
+    handlers: dict[str, Callable[[], VoiceResponse]] = {
+        "1": lambda: ask_invoice_for("pay"),
+        "2": lambda: ask_invoice_for("save"),
+    }
+    if agent_number():
+        handlers["0"] = lambda: twiml.dial_agent(voice(), agent_number())
+    handler = handlers.get(request.form.get("Digits", ""))
+    if handler is None:
+        response = VoiceResponse()
+        voice().say(response, "Sorry, that is not one of the choices.")
+        response.redirect(link("voice.incoming", tries=2))
+        return render(response)
+    return render(handler())
+
+
+def ask_invoice_for(purpose: str, *, tries: int = 1, problem: str | None = None) -> VoiceResponse:
+    return twiml.ask_invoice(
+        voice(), action=link("voice.invoice", purpose=purpose, tries=tries), problem=problem
+    )
+
+
+@bp.post("/invoice")
+@twilio_signed
+def invoice() -> Response:
+    """Look the keyed invoice number up; ask again (three times at most) when it will not do."""
+    purpose = request.args.get("purpose", "pay")
+    if purpose not in PURPOSES:
+        purpose = "pay"
+    number = request.form.get("Digits", "").strip()
+    found = store().invoice(number) if _plausible_invoice_number(number) else None
+    problem = _invoice_problem(number, found, purpose)
+    if problem:
+        if tries() >= MAX_TRIES:
+            return render(
+                twiml.goodbye(
+                    voice(),
+                    f"{problem} Please check your invoice and call us again.",
+                )
+            )
+        return render(ask_invoice_for(purpose, tries=tries() + 1, problem=problem))
+    if purpose == "save":
+        return render(save_card_pay(found))
+    return render(method_menu_for(found, tries=1, intro=True))
+
+
+def _plausible_invoice_number(number: str) -> bool:
+    return is_ascii_digits(number) and len(number) <= 12
+
+
+def _invoice_problem(number: str, found: dict | None, purpose: str) -> str | None:
+    if not number:
+        return "We did not receive an invoice number."
+    if found is None:
+        return f"We could not find invoice {_digits(number)}."
+    if purpose == "pay" and found["status"] == "paid":
+        return f"Invoice {_digits(number)} is already paid. Thank you."
+    return None
+
+
+def _digits(number: str) -> str:
+    return ", ".join(number)
+
+
+def method_menu_for(found: dict, *, tries: int, intro: bool, attempt: int = 1) -> VoiceResponse:
+    amount = Decimal(found["amount"])
+    spoken = (
+        f"Invoice {_digits(found['number'])}"
+        + (f" for {found['customer']}" if found["customer"] else "")
+        + f". The balance is {speech.amount_in_words(amount, found['currency'])}."
+    )
+    retry = (
+        link("voice.method", invoice=found["number"], attempt=attempt, tries=tries + 1)
+        if tries < MAX_TRIES
+        else None
+    )
+    return twiml.method_menu(
+        voice(),
+        intro=spoken if intro else None,
+        action=link("voice.method", invoice=found["number"], attempt=attempt, tries=tries),
+        agent=bool(agent_number()),
+        retry=retry,
+    )
+
+
+@bp.post("/method")
+@twilio_signed
+def method() -> Response:
+    """1 card, 2 bank account, 0 a person; nothing pressed: offer again, three times at most."""
+    found = _open_invoice_from_args()
+    if isinstance(found, VoiceResponse):
+        return render(found)
+    digits = request.form.get("Digits", "")
+    if digits in METHODS:
+        return render(invoice_pay(found, METHODS[digits], attempt=attempt()))
+    if digits == "0" and agent_number():
+        return render(twiml.dial_agent(voice(), agent_number()))
+    # Nothing pressed arrives by the menu's own <Redirect>, whose URL already counts the try.
+    next_try = tries() + 1 if digits else tries()
+    if next_try > MAX_TRIES:
+        return render(twiml.goodbye(voice(), "We did not receive a choice."))
+    return render(method_menu_for(found, tries=next_try, intro=False, attempt=attempt()))
+
+
+def _open_invoice_from_args() -> dict | VoiceResponse:
+    """The invoice named by the signed URL, if it can still be paid; else what to say."""
+    number = request.args.get("invoice", "")
+    found = store().invoice(number) if _plausible_invoice_number(number) else None
+    if found is None:
+        return twiml.apology(voice())
+    if found["status"] == "paid":
+        return twiml.goodbye(voice(), f"Invoice {_digits(number)} is already paid. Thank you.")
+    return found
+
+
+def invoice_pay(found: dict, payment_method: str, *, attempt: int) -> VoiceResponse:
+    """<Pay> the invoice's balance in its currency, by card or from a bank account."""
     config = current_app.config
-    amount = Decimal(config["DEFAULT_CHARGE_AMOUNT"])
-    currency = config["DEFAULT_CURRENCY"]
-    call_sid = request.form.get("CallSid", "")
-    reference = f"ORDER-{call_sid[-8:].upper()}" if call_sid else "ORDER"
-    pay = twiml.PayRequest(
+    amount = Decimal(found["amount"])
+    method = "ach" if payment_method == "ach-debit" else "card"
+    parameters = {
+        "invoice_number": found["number"],
+        "customer": found["customer"] or "",
+        "call_sid": request.form.get("CallSid", ""),
+    }
+    if method == "ach":
+        parameters["AVSName"] = found["customer"] or "Account holder"
+    request_ = twiml.PayRequest(
         connector=config["PAY_CONNECTOR"],
-        action=external_url(
-            url_for("voice.pay_complete", attempt=1, amount=str(amount), currency=currency)
+        action=link(
+            "voice.pay_complete",
+            invoice=found["number"],
+            purpose="pay",
+            attempt=attempt,
+            method=method,
+            amount=str(amount),
+            currency=found["currency"],
         ),
-        status_callback=external_url(url_for("voice.pay_status")),
+        status_callback=link("voice.pay_status"),
         amount=amount,
-        currency=currency,
-        description=f"{config['BUSINESS_NAME']} order {reference}",
+        currency=found["currency"],
+        payment_method=payment_method,
+        description=f"{config['BUSINESS_NAME']} invoice {found['number']}",
+        parameters=parameters,
+    )
+    return twiml.pay(voice(), request_)
+
+
+def save_card_pay(found: dict, *, attempt: int = 1) -> VoiceResponse:
+    """A card <Pay> without a charge: the processor's token is kept with the customer."""
+    config = current_app.config
+    request_ = twiml.PayRequest(
+        connector=config["PAY_CONNECTOR"],
+        action=link(
+            "voice.pay_complete",
+            invoice=found["number"],
+            purpose="save",
+            attempt=attempt,
+            method="card",
+        ),
+        status_callback=link("voice.pay_status"),
+        description=f"{config['BUSINESS_NAME']} card on file for invoice {found['number']}",
         parameters={
-            "call_sid": call_sid,
-            "caller": request.form.get("From", ""),
-            "order_reference": reference,
+            "invoice_number": found["number"],
+            "customer": found["customer"] or "",
+            "call_sid": request.form.get("CallSid", ""),
         },
     )
-    intro = f"Welcome to {config['BUSINESS_NAME']}. Let's take your payment."
-    return render(twiml.pay(voice(), pay, intro=intro))
+    intro = "Let's save a card on file" + (
+        f" for {found['customer']}." if found["customer"] else "."
+    )
+    return twiml.pay(voice(), request_, intro=intro)
 
 
 @bp.post("/pay/complete")
 @twilio_signed
 def pay_complete() -> Response:
-    """<Pay action>: record the result once, then tell the caller how it went."""
-    form = request.form
-    result = form.get("Result", "")
-    store().record_pay_result(pay_record(form, request.args))
-    code = form.get("PaymentConfirmationCode") or form.get("PaymentToken")
-    response = twiml.outcome(
-        voice(),
-        result=result,
-        code=code,
-        connector_error=form.get("ConnectorError"),
-        tokenized=bool(form.get("PaymentToken")) and not form.get("PaymentConfirmationCode"),
+    """<Pay action>: record the attempt once, settle or save, then tell the caller."""
+    form, args = request.form, request.args
+    record = pay_record(form, args)
+    result = record["result"]
+    purpose = args.get("purpose", "pay")
+    number = args.get("invoice")
+    if result == "success" and number and purpose == "pay":
+        store().settle_invoice(number, record)
+        return render(twiml.paid(voice(), confirmation=record["confirmation_code"] or ""))
+    if result == "success" and number and purpose == "save":
+        store().save_card_on_file(number, record)
+        return render(twiml.card_saved(voice(), last4=record["last4"]))
+    store().record_pay_result(record)
+    if result == "success":
+        code = record["confirmation_code"] or record["payment_token"] or ""
+        return render(twiml.paid(voice(), confirmation=code))
+    if result == "caller-hung-up":
+        return render(twiml.hang_up())
+    retry = None
+    if number and attempt() < MAX_TRIES:
+        retry = link("voice.pay_retry", invoice=number, purpose=purpose, attempt=attempt())
+    return render(
+        twiml.payment_failed(
+            voice(),
+            reason=speech.failure_words(result, form.get("ConnectorError")),
+            action=retry,
+            offer_bank=purpose == "pay",
+            agent=bool(agent_number()),
+        )
     )
-    return render(response)
+
+
+@bp.post("/pay/retry")
+@twilio_signed
+def pay_retry() -> Response:
+    """After a failed payment: 1 a card again, 2 a bank account, 0 a person."""
+    found = _open_invoice_from_args()
+    if isinstance(found, VoiceResponse):
+        return render(found)
+    digits = request.form.get("Digits", "")
+    next_attempt = attempt() + 1
+    if request.args.get("purpose") == "save":
+        if digits == "1":
+            return render(save_card_pay(found, attempt=next_attempt))
+    elif digits in METHODS:
+        return render(invoice_pay(found, METHODS[digits], attempt=next_attempt))
+    if digits == "0" and agent_number():
+        return render(twiml.dial_agent(voice(), agent_number()))
+    return render(twiml.goodbye(voice(), "Please call again when you are ready."))
 
 
 @bp.post("/pay/status")
@@ -103,8 +338,9 @@ def pay_record(form, args) -> dict:
         if key.startswith("PayConnector_")
     }
     call_sid = form.get("CallSid", "")
+    key = ":".join([call_sid, args.get("purpose", "pay"), args.get("attempt", "1")])
     return {
-        "callback_key": f"{call_sid}:{args.get('attempt', '1')}",
+        "callback_key": key,
         "call_sid": call_sid,
         "result": form.get("Result", ""),
         "transaction_id": parameters.get("transaction_id"),
@@ -142,10 +378,8 @@ def _last_digits(masked: str | None) -> str | None:
 
 
 @bp.errorhandler(Exception)
-def voice_error(error: Exception) -> Response:
+def voice_error(error: Exception):
     """A caller never hears Twilio's 'application error': apologise, log, hang up."""
-    from werkzeug.exceptions import HTTPException
-
     if isinstance(error, HTTPException):
         return error
     log.exception("voice webhook %s failed", request.path)

@@ -46,8 +46,14 @@ def amount_in_words(amount: Decimal, currency: str = "USD") -> str:
 
 
 def spell_out(code: str) -> str:
-    """Read a code character by character, letters and digits only: "ch_9a" → "C, H, 9, A"."""
-    return ", ".join(char.upper() if char.isalpha() else char for char in code if char.isalnum())
+    """Read a code character by character, without a processor's type prefix: "ch_9a" → "9, A".
+
+    Letters are upper-cased so that a text-to-speech voice says "A", not the article "a".
+    """
+    significant = code.rsplit("_", 1)[-1] or code
+    return ", ".join(
+        char.upper() if char.isalpha() else char for char in significant if char.isalnum()
+    )
 
 
 CONNECTOR_ERROR_WORDS: dict[str, str] = {

@@ -67,6 +67,17 @@ class Server:
             timeout=60,
         )
 
+    def flask(self, *args: str) -> subprocess.CompletedProcess:
+        """A `flask --app app ...` operator command against this server's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=PROJECT,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     def start(self) -> Server:
         self.starts += 1
         log = open(self.directory / f"gunicorn-{self.starts}.log", "ab")

@@ -45,7 +45,6 @@ def test_production_starts_with_its_secrets_and_strips_the_public_url_slash():
     [
         ("CONNECTOR_MODE", "sandbox"),
         ("PROCESSOR", "stripe"),
-        ("DEFAULT_CHARGE_AMOUNT", "-1"),
         ("SANDBOX_SLOW_SECONDS", "soon"),
         ("PUBLIC_BASE_URL", "pay.example.com"),
     ],

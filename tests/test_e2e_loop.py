@@ -39,10 +39,19 @@ def signed_post(server, public_url: str, params: dict) -> requests.Response:
     return requests.post(local, data=params, headers=headers, timeout=10)
 
 
+def gather_action(twiml: requests.Response) -> str:
+    return ET.fromstring(twiml.content).find("./Gather").get("action")
+
+
 def test_call_to_charge_loop_records_the_payment_with_the_connector_charge_id(server):
-    twiml = signed_post(server, PUBLIC_BASE_URL + "/voice/incoming", CALL)
+    assert server.flask("invoices", "add", "1001", "42.50", "--customer", "Ada").returncode == 0
+    menu = signed_post(server, PUBLIC_BASE_URL + "/voice/incoming", CALL)
+    ask = signed_post(server, gather_action(menu), {**CALL, "Digits": "1"})
+    balance = signed_post(server, gather_action(ask), {**CALL, "Digits": "1001"})
+    twiml = signed_post(server, gather_action(balance), {**CALL, "Digits": "1"})
     pay = ET.fromstring(twiml.content).find("./Pay")
     parameters = {p.get("name"): p.get("value") for p in pay.findall("./Parameter")}
+    assert pay.get("chargeAmount") == "42.50"
 
     charge = requests.post(
         server.base_url + "/connector",
@@ -71,8 +80,10 @@ def test_call_to_charge_loop_records_the_payment_with_the_connector_charge_id(se
     [row] = db.query("select * from payments where call_sid = ?", [CALL["CallSid"]])
     assert row["result"] == "success"
     assert row["confirmation_code"] == charge["charge_id"]
-    assert row["amount"] == "10.00"
+    assert row["amount"] == "42.50"
+    assert row["invoice_number"] == "1001"
     assert row["last4"] == "1111"
+    assert db["invoices"].get("1001")["confirmation"] == charge["charge_id"]
 
 
 def test_the_served_app_refuses_unsigned_webhooks_and_bad_credentials(server):

@@ -22,7 +22,8 @@ def test_amounts_are_spoken_from_decimal(amount, currency, words):
 
 
 def test_codes_are_read_character_by_character():
-    assert spell_out("ch_sbx_9a") == "C, H, S, B, X, 9, A"
+    assert spell_out("ch_sbx_9a") == "9, A"
+    assert spell_out("AB-12") == "A, B, 1, 2"
 
 
 def test_failures_are_words_not_codes():

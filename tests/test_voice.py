@@ -35,19 +35,47 @@ def parse(response) -> ET.Element:
     return ET.fromstring(response.data)
 
 
-def test_incoming_call_gets_pay_with_amount_connector_callbacks_and_parameters(twilio_post):
+@pytest.fixture
+def invoices(runner):
+    runner.invoke(args=["invoices", "add", "1001", "42.50", "--customer", "Ada Lovelace"])
+    runner.invoke(args=["invoices", "add", "1002", "9.99", "--currency", "EUR"])
+
+
+def test_incoming_call_gets_the_menu_gather(twilio_post):
     root = parse(twilio_post("/voice/incoming", CALL))
+    gather = root.find("./Gather")
+
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{PUBLIC_BASE_URL}/voice/menu"
+    assert "press 1" in " ".join(say.text for say in gather.iter("Say"))
+    assert "press 0" not in " ".join(say.text for say in gather.iter("Say"))
+    assert root.find("./Redirect").text == f"{PUBLIC_BASE_URL}/voice/incoming?tries=2"
+
+
+def test_card_pay_carries_amount_connector_callbacks_parameters_and_prompts(twilio_post, invoices):
+    root = parse(
+        twilio_post("/voice/method?invoice=1001&attempt=1&tries=1", {**CALL, "Digits": "1"})
+    )
     pay = root.find("./Pay")
 
-    assert root.find("./Say") is not None
-    assert pay.get("chargeAmount") == "10.00"
+    assert pay.get("chargeAmount") == "42.50"
+    assert pay.get("currency") == "usd"
     assert pay.get("paymentConnector") == "Default"
+    assert pay.get("paymentMethod") == "credit-card"
     assert pay.get("action").startswith(f"{PUBLIC_BASE_URL}/voice/pay/complete?")
+    assert "invoice=1001" in pay.get("action")
     assert pay.get("statusCallback") == f"{PUBLIC_BASE_URL}/voice/pay/status"
     parameters = {p.get("name"): p.get("value") for p in pay.findall("./Parameter")}
-    assert parameters["call_sid"] == CALL["CallSid"]
-    assert parameters["caller"] == CALL["From"]
-    assert parameters["order_reference"].startswith("ORDER-")
+    assert parameters == {
+        "invoice_number": "1001",
+        "customer": "Ada Lovelace",
+        "call_sid": CALL["CallSid"],
+    }
+    prompts = {(p.get("for"), p.get("errorType")) for p in pay.findall("./Prompt")}
+    assert ("payment-card-number", None) in prompts
+    assert ("payment-card-number", "invalid-card-number") in prompts
+    assert ("expiration-date", "invalid-date") in prompts
+    assert ("security-code", "timeout") in prompts
 
 
 def test_pay_connector_name_comes_from_the_environment(tmp_path):
@@ -55,8 +83,11 @@ def test_pay_connector_name_comes_from_the_environment(tmp_path):
     from tests.conftest import settings, signature
 
     app = create_app(settings(tmp_path, PAY_CONNECTOR="Acme_GPC"))
-    headers = {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + "/voice/incoming", CALL)}
-    response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
+    app.test_cli_runner().invoke(args=["init-db", "--demo"])
+    url = "/voice/method?invoice=1001&attempt=1&tries=1"
+    params = {**CALL, "Digits": "1"}
+    headers = {"X-Twilio-Signature": signature(PUBLIC_BASE_URL + url, params)}
+    response = app.test_client().post(url, data=params, headers=headers)
 
     assert parse(response).find("./Pay").get("paymentConnector") == "Acme_GPC"
 
@@ -94,7 +125,7 @@ def test_without_public_base_url_the_request_url_is_what_is_signed(tmp_path):
     headers = {"X-Twilio-Signature": signature("http://localhost/voice/incoming", CALL)}
     response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
 
-    assert parse(response).find("./Pay").get("action").startswith("http://localhost/voice/")
+    assert parse(response).find("./Gather").get("action") == "http://localhost/voice/menu"
 
 
 def test_behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_what_is_signed(tmp_path):
@@ -109,7 +140,7 @@ def test_behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_what_is_signed
     }
     response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
 
-    assert parse(response).find("./Pay").get("action").startswith("https://abc.ngrok.app/")
+    assert parse(response).find("./Gather").get("action") == "https://abc.ngrok.app/voice/menu"
 
 
 def callback(result: str, **fields) -> dict:

@@ -74,7 +74,7 @@ class SandboxProcessor:
             error = (ErrorCode.CARD_DECLINED, "The sandbox accepts only Twilio's test numbers.")
         return {
             "kind": request.method,
-            "object_id": None if error else prefix + secrets.token_hex(8),
+            "object_id": None if error else prefix + secrets.token_hex(4),
             "error_code": str(error[0]) if error else None,
             "error_message": error[1] if error else None,
             "amount": str(request.amount) if request.amount is not None else None,

@@ -1,0 +1,137 @@
+"""Operator commands (`flask --app app ...`), each thin: open a store, call one function, echo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from invoices import DEMO_INVOICES, InvoiceError, parse_csv, parse_invoice
+from storage import InvoiceExists, Store
+
+
+@contextmanager
+def opened_store() -> Iterator[Store]:
+    store = current_app.extensions["payline"].open_store()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@click.command("init-db")
+@with_appcontext
+@click.option("--demo", is_flag=True, help="Also seed the demo invoices (never in production).")
+def init_db(demo: bool) -> None:
+    """Create or migrate the database; safe to run on every deploy."""
+    with opened_store() as store:
+        applied = store.migrate()
+        click.echo(f"database ready at {store.path} ({len(applied)} migrations applied)")
+        if demo:
+            new = [i for i in DEMO_INVOICES if store.invoice(i.number) is None]
+            store.add_invoices(new)
+            click.echo(f"demo invoices: {len(new)} added, {len(DEMO_INVOICES) - len(new)} kept")
+
+
+@click.command("ledger")
+@with_appcontext
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+def ledger(as_json: bool) -> None:
+    """Connector transactions and what the processor did for each key."""
+    with opened_store() as store:
+        rows = list(store.ledger_report())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['transaction_id']:<40} {row['method']:<9} {row['state']:<11}"
+            f" {row['response_id'] or row['error_code'] or '-':<28}"
+            f" requests={row['processor_requests']} charges={row['processor_charges']}"
+        )
+
+
+invoices_group = AppGroup("invoices", help="Add, import and list the invoices callers pay.")
+
+
+@invoices_group.command("add")
+@click.argument("number")
+@click.argument("amount")
+@click.option("--customer", help="The customer's name, read to the caller.")
+@click.option("--currency", default="USD", show_default=True)
+def add_invoice(number: str, amount: str, customer: str | None, currency: str) -> None:
+    """Add one open invoice; an existing number is an error."""
+    try:
+        invoice = parse_invoice(number, amount, customer, currency)
+        with opened_store() as store:
+            store.add_invoices([invoice])
+    except InvoiceError as error:
+        raise click.ClickException(str(error)) from None
+    except InvoiceExists:
+        raise click.ClickException(f"invoice {number} already exists") from None
+    click.echo(f"invoice {invoice.number}: {invoice.amount} {invoice.currency} added")
+
+
+@invoices_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_invoices(file: Path) -> None:
+    """Import a CSV (number, amount, customer, currency): every row, or none of them."""
+    try:
+        invoices = parse_csv(file.read_text(encoding="utf-8-sig"))
+        with opened_store() as store:
+            store.add_invoices(invoices)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text; nothing imported") from None
+    except InvoiceError as error:
+        raise click.ClickException(f"{file}: {error}; nothing imported") from None
+    except InvoiceExists as error:
+        raise click.ClickException(f"already exist: {error}; nothing imported") from None
+    click.echo(f"{len(invoices)} invoices imported")
+
+
+@invoices_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+def list_invoices(as_json: bool) -> None:
+    """Every invoice with its status, settling confirmation and card on file."""
+    with opened_store() as store:
+        rows = [_invoice_view(row) for row in store.list_invoices()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        card = row["card_on_file"]
+        click.echo(
+            f"{row['number']:>12}  {row['amount']:>12} {row['currency']}  {row['status']:<5}"
+            f"  {row['customer'] or '-':<24} {row['confirmation'] or '-':<24}"
+            f" {card['brand'] + ' ' + card['last4'] if card else '-'}"
+        )
+
+
+def _invoice_view(row: dict) -> dict:
+    card = {"brand": row["card_brand"], "last4": row["card_last4"]} if row["card_token"] else None
+    return {
+        "number": row["number"],
+        "customer": row["customer"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "status": row["status"],
+        "confirmation": row["confirmation"],
+        "paid_at": row["paid_at"],
+        "card_on_file": card,
+    }
+
+
+def register_commands(app: Flask) -> None:
+    for command in (init_db, ledger, invoices_group):
+        app.cli.add_command(command)
+    try:
+        from emulator.commands import check_connector, simulate_call
+    except ImportError:  # the emulator is optional in a trimmed deploy
+        return
+    app.cli.add_command(simulate_call)
+    app.cli.add_command(check_connector)
