@@ -23,20 +23,22 @@ from wiring import PayLine
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     install_log_masking()
-    load_dotenv()
+    if os.environ.get("PAYLINE_ENV") == "development":
+        load_dotenv()  # never in production: a stray .env must not switch on development mode
     _configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_settings(os.environ, test_config))
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     PayLine(app)
 
     from blueprints import connector, voice
+    from blueprints.errors import register_error_handlers
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
+    register_error_handlers(app)
     _register_health(app)
     register_commands(app)
     return app

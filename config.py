@@ -47,15 +47,19 @@ DEFAULTS: dict[str, Any] = {
     "VOICE_NAME": "Polly.Joanna",
     "BUSINESS_NAME": "PayLine",
     "LOG_LEVEL": "INFO",
+    "PROCESSOR_RETRY_SECONDS": 40.0,
+    # Flask refuses larger bodies with 413 before a webhook reads its form.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
 _FLOATS = (
     "PROCESSOR_TIMEOUT_SECONDS",
+    "PROCESSOR_RETRY_SECONDS",
     "SANDBOX_SLOW_SECONDS",
     "IDEMPOTENCY_WAIT_SECONDS",
     "IDEMPOTENCY_LEASE_SECONDS",
 )
-_INTS = ("PROXY_FIX_HOPS",)
+_INTS = ("PROXY_FIX_HOPS", "MAX_CONTENT_LENGTH")
 
 
 class ConfigError(RuntimeError):
@@ -124,6 +128,9 @@ def _validate(settings: dict[str, Any]) -> None:
         problems.append("PROCESSOR must be 'sandbox' or 'http'")
     if settings["PROCESSOR"] == "http" and not settings.get("PROCESSOR_URL"):
         problems.append("PROCESSOR=http needs PROCESSOR_URL")
+    processor_url = settings.get("PROCESSOR_URL") or ""
+    if processor_url.startswith("http://") and settings["PAYLINE_ENV"] != "development":
+        problems.append("PROCESSOR_URL must be https:// outside development (card data)")
     if settings["PUBLIC_BASE_URL"] and not settings["PUBLIC_BASE_URL"].startswith(
         ("https://", "http://")
     ):

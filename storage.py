@@ -182,36 +182,54 @@ class Store:
     # -- the connector's idempotency ledger ---------------------------------------------------
 
     def claim_transaction(
-        self, transaction_id: str, method: str, fingerprint: str, owner: str, lease_until: float
+        self,
+        transaction_id: str,
+        method: str,
+        fingerprint: str,
+        owner: str,
+        lease_until: float,
+        now: float,
     ) -> ClaimOutcome:
-        """Atomically claim the id, take over an expired claim, or report what holds it."""
-        now = now_iso()
-        inserted = self.db.execute(
-            "insert into connector_transactions (transaction_id, method, fingerprint, state,"
-            " owner, lease_expires_at, claims, processor_calls, created_at, updated_at)"
-            " values (?, ?, ?, 'processing', ?, ?, 1, 0, ?, ?)"
-            " on conflict (transaction_id) do nothing",
-            [transaction_id, method, fingerprint, owner, lease_until, now, now],
-        ).rowcount
-        if inserted:
-            return ClaimOutcome("claimed")
-        row = self.db.execute(
-            "select method, fingerprint, state, response, lease_expires_at"
-            " from connector_transactions where transaction_id = ?",
-            [transaction_id],
-        ).fetchone()
+        """Atomically claim the id, take over an expired claim, or report what holds it.
+
+        Reads first, so that copies polling for an in-flight original do not compete for
+        SQLite's write lock with the owner's lease renewals; every write is a single
+        statement whose effect (`rowcount`) says who won.
+        """
+        row = self._transaction(transaction_id)
+        if row is None:
+            stamp = now_iso()
+            inserted = self.db.execute(
+                "insert into connector_transactions (transaction_id, method, fingerprint,"
+                " state, owner, lease_expires_at, claims, processor_calls, created_at,"
+                " updated_at) values (?, ?, ?, 'processing', ?, ?, 1, 0, ?, ?)"
+                " on conflict (transaction_id) do nothing",
+                [transaction_id, method, fingerprint, owner, lease_until, stamp, stamp],
+            ).rowcount
+            if inserted:
+                return ClaimOutcome("claimed")
+            row = self._transaction(transaction_id)
         stored_method, stored_fingerprint, state, response, lease = row
         if (stored_method, stored_fingerprint) != (method, fingerprint):
             return ClaimOutcome("mismatch")
         if state == "done":
             return ClaimOutcome("done", json.loads(response))
+        if lease >= now:
+            return ClaimOutcome("busy")
         taken_over = self.db.execute(
             "update connector_transactions set owner = ?, lease_expires_at = ?,"
             " claims = claims + 1, updated_at = ?"
             " where transaction_id = ? and state = 'processing' and lease_expires_at < ?",
-            [owner, lease_until, now, transaction_id, _epoch()],
+            [owner, lease_until, now_iso(), transaction_id, now],
         ).rowcount
         return ClaimOutcome("claimed" if taken_over else "busy")
+
+    def _transaction(self, transaction_id: str) -> tuple | None:
+        return self.db.execute(
+            "select method, fingerprint, state, response, lease_expires_at"
+            " from connector_transactions where transaction_id = ?",
+            [transaction_id],
+        ).fetchone()
 
     def renew_claim(self, transaction_id: str, owner: str, lease_until: float) -> bool:
         return bool(
@@ -407,7 +425,3 @@ class Store:
 
 
 _SUMMARY_COLUMNS = ("error_code", "payment_method", "amount", "currency", "card_brand", "last4")
-
-
-def _epoch() -> float:
-    return dt.datetime.now(dt.UTC).timestamp()

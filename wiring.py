@@ -6,6 +6,7 @@ from flask import Flask, g
 
 from connector.ledger import LedgerSettings
 from connector.processors import Processor
+from connector.processors.http import HttpGatewayProcessor
 from connector.processors.sandbox import SandboxProcessor
 from connector.service import ConnectorService
 from storage import Store
@@ -16,6 +17,7 @@ class PayLine:
 
     def __init__(self, app: Flask):
         self.config = app.config
+        self._gateway: HttpGatewayProcessor | None = None
         app.extensions["payline"] = self
         app.teardown_appcontext(self._close_store)
 
@@ -35,19 +37,19 @@ class PayLine:
             store.close()
 
     def processor(self, store: Store) -> Processor:
+        """The sandbox books in the request's store; a gateway adapter is built once per app,
+        so that its connection pool (and TLS sessions) outlive a request."""
         name = self.config["PROCESSOR"]
         if name == "sandbox":
             return SandboxProcessor(store, slow_seconds=self.config["SANDBOX_SLOW_SECONDS"])
-        if name == "http":
-            from connector.processors.http import HttpGatewayProcessor
-
-            return HttpGatewayProcessor(
+        if self._gateway is None:
+            self._gateway = HttpGatewayProcessor(
                 url=self.config["PROCESSOR_URL"],
                 username=self.config["PROCESSOR_USERNAME"],
                 password=self.config["PROCESSOR_PASSWORD"],
                 timeout_seconds=self.config["PROCESSOR_TIMEOUT_SECONDS"],
             )
-        raise ValueError(f"unknown PROCESSOR {name!r}: use 'sandbox' or 'http'")
+        return self._gateway
 
     def connector_service(self) -> ConnectorService:
         store = self.store()
@@ -57,6 +59,7 @@ class PayLine:
             processor=self.processor(store),
             store=store,
             open_store=self.open_store,
+            processor_retry_seconds=self.config["PROCESSOR_RETRY_SECONDS"],
             ledger=LedgerSettings(
                 wait_seconds=self.config["IDEMPOTENCY_WAIT_SECONDS"],
                 lease_seconds=self.config["IDEMPOTENCY_LEASE_SECONDS"],

@@ -18,14 +18,14 @@ log = logging.getLogger(__name__)
 def public_url() -> str:
     """The URL Twilio requested, as Twilio signed it.
 
-    Behind ngrok or a TLS-terminating proxy, `request.url` is http://internal-host/...; with
-    PUBLIC_BASE_URL set we rebuild it from the public base, keeping the raw query string.
+    Behind ngrok or a TLS-terminating proxy the request arrives as http://internal-host/...;
+    with PUBLIC_BASE_URL set the URL is rebuilt on the public base. Either way the query string
+    is kept exactly as sent (`request.url` would re-encode `%7E`, `%2F`, ...).
     """
-    base = current_app.config["PUBLIC_BASE_URL"]
-    if not base:
-        return request.url
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
     query = request.query_string.decode("latin-1")
-    return base + quote(request.path) + (f"?{query}" if query else "")
+    path = quote(request.script_root + request.path)
+    return base + path + (f"?{query}" if query else "")
 
 
 def external_url(path: str) -> str:
@@ -51,7 +51,10 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def basic_auth_matches(username: str | None, password: str | None) -> bool:
     """Constant-time comparison of the request's HTTP Basic credentials."""
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except ValueError:  # a header Werkzeug cannot decode (non-ASCII, bad base64)
+        return False
     if auth is None or auth.type != "basic" or not username or not password:
         return False
     user_ok = hmac.compare_digest((auth.username or "").encode(), username.encode())

@@ -46,7 +46,13 @@ class Outcome:
 
 class LedgerStore(Protocol):
     def claim_transaction(
-        self, transaction_id: str, method: str, fingerprint: str, owner: str, lease_until: float
+        self,
+        transaction_id: str,
+        method: str,
+        fingerprint: str,
+        owner: str,
+        lease_until: float,
+        now: float,
     ) -> ClaimOutcome: ...
 
     def renew_claim(self, transaction_id: str, owner: str, lease_until: float) -> bool: ...
@@ -80,12 +86,14 @@ def answer_once(
     deadline = clock() + settings.wait_seconds
     poll = settings.poll_seconds
     while True:
+        now = clock()
         claim = store.claim_transaction(
             envelope.transaction_id,
             envelope.method,
             fingerprint,
             owner,
-            clock() + settings.lease_seconds,
+            now + settings.lease_seconds,
+            now,
         )
         if claim.kind == "mismatch":
             return ConnectorResponse.error(

@@ -13,13 +13,14 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from connector import cards
 
 MAX_BODY_BYTES = 64 * 1024
+ASCII_SPACE = " \t\r\n"
 MAX_AMOUNT = Decimal("1000000")
 METHODS = ("charge", "tokenize")
 
@@ -45,6 +46,10 @@ class ErrorCode(StrEnum):
 
 class NotAConnectorRequest(Exception):
     """The body is not a connector request at all (HTTP 400)."""
+
+    def __init__(self, message: str, method: str = "charge"):
+        super().__init__(message)
+        self.method = method
 
 
 class ValidationError(Exception):
@@ -90,10 +95,6 @@ class Envelope:
     method: str
     transaction_id: str
     payload: dict[str, Any] = field(repr=False)
-
-    @property
-    def id_key(self) -> str:
-        return id_key(self.method)
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,9 @@ def parse_envelope(body: bytes) -> Envelope:
         raise NotAConnectorRequest("method must be 'charge' or 'tokenize'")
     transaction_id = payload.get("transaction_id")
     if not _valid_transaction_id(transaction_id):
-        raise NotAConnectorRequest("transaction_id must be 1 to 255 printable ASCII characters")
+        raise NotAConnectorRequest(
+            "transaction_id must be 1 to 255 printable ASCII characters", method
+        )
     return Envelope(method=method, transaction_id=transaction_id, payload=payload)
 
 
@@ -184,41 +187,51 @@ def _valid_transaction_id(value: Any) -> bool:
     )
 
 
-def fingerprint(envelope: Envelope, secret: str) -> str:
+def fingerprint(envelope: Envelope, secret: str, request: ConnectorRequest | None) -> str:
     """A keyed hash (HMAC-SHA256) of the details that must not change between retries.
 
-    Keyed so that the stored value is useless for recovering a card number: a plain hash of a
-    16-digit PAN is brute-forced in minutes.
+    Computed from the validated values when the request is valid, so that "08"/"8" or "39"/
+    "2039" are the same card; from the raw text otherwise. Keyed so that the stored value is
+    useless for recovering a card number: a plain hash of a 16-digit PAN is brute-forced in
+    minutes.
     """
-    payload = envelope.payload
-    details = {
-        "method": envelope.method,
-        "amount": _canonical_amount(payload.get("amount")),
-        "currency": str(payload.get("currency_code") or "").upper(),
-        **{
-            name: _scalar_text(payload.get(name))
-            for name in (
-                "cardnumber",
-                "expiry_month",
-                "expiry_year",
-                "bankaccountnumber",
-                "routingnumber",
-            )
-        },
-    }
+    if request is not None:
+        details = {
+            "valid": True,
+            "method": request.method,
+            "amount": str(request.amount) if request.amount is not None else "",
+            "currency": request.currency or "",
+            "card": [request.card.number, request.card.expiry_month, request.card.expiry_year]
+            if request.card
+            else None,
+            "bank": [request.bank.account_number, request.bank.routing_number]
+            if request.bank
+            else None,
+        }
+    else:
+        payload = envelope.payload
+        details = {
+            "valid": False,
+            "method": envelope.method,
+            **{name: _scalar_text(payload.get(name)) for name in _FINGERPRINTED_FIELDS},
+        }
     message = json.dumps(details, sort_keys=True).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _canonical_amount(value: Any) -> str:
-    try:
-        return str(Decimal(str(value)).normalize()) if value is not None else ""
-    except InvalidOperation:
-        return str(value)
+_FINGERPRINTED_FIELDS = (
+    "amount",
+    "currency_code",
+    "cardnumber",
+    "expiry_month",
+    "expiry_year",
+    "bankaccountnumber",
+    "routingnumber",
+)
 
 
 def _scalar_text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    return "" if value is None else str(value)
 
 
 def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorRequest:
@@ -254,9 +267,9 @@ def _text(payload: dict[str, Any], name: str, code: ErrorCode, *, ints: bool = T
     value = payload.get(name)
     if isinstance(value, int) and not isinstance(value, bool) and ints and value >= 0:
         value = str(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip(ASCII_SPACE):
         raise ValidationError(code, f"{name} is required and must be a string")
-    return value.strip()
+    return value.strip(ASCII_SPACE)
 
 
 def _card(payload: dict[str, Any], *, mode: str, today: dt.date) -> Card:
@@ -342,12 +355,14 @@ def _bank(payload: dict[str, Any], *, mode: str) -> BankAccount:
 def _amount(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount is required for a charge")
-    text = str(value).strip()
+    text = str(value).strip(ASCII_SPACE)
     whole, _, cents = text.partition(".")
     if not (cards.is_ascii_digits(whole) and (not cents or cards.is_ascii_digits(cents))):
         raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be a decimal like 10.00")
     if len(cents) > 2 and cents.rstrip("0")[2:]:
         raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount has more than 2 decimal places")
+    if len(whole.lstrip("0")) > len(str(MAX_AMOUNT)) or len(cents) > 20:
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be at most 1000000")
     amount = Decimal(text).quantize(Decimal("0.01"))
     if amount <= 0:
         raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be greater than 0")
@@ -357,11 +372,23 @@ def _amount(value: Any) -> Decimal:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isascii() or not value.isalpha():
+    if not isinstance(value, str) or value.upper() not in ISO_4217:
         raise ValidationError(
-            ErrorCode.INVALID_CURRENCY, "currency_code must be a 3-letter ISO 4217 code"
+            ErrorCode.INVALID_CURRENCY, "currency_code must be an ISO 4217 code such as USD"
         )
     return value.upper()
+
+
+ISO_4217 = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
+)
+"""Active ISO 4217 currency codes (funds and metals left out: nobody pays a bill in gold)."""
 
 
 def _optional_text(payload: dict[str, Any], name: str, limit: int) -> str | None:

@@ -10,24 +10,26 @@ from __future__ import annotations
 import logging
 import re
 
-# 12-19 digits, optionally grouped by single spaces or dashes: the shape of a PAN (and of most
-# bank account numbers). Deliberately no Luhn check: a mistyped card number is still card data.
-_PAN_LIKE = re.compile(r"(?<![0-9])(?:[0-9][ -]?){11,18}[0-9](?![0-9])")
-# A CVV or an account number is only recognisable by its label.
-_LABELLED_SECRET = re.compile(
-    r"""(?ix)
-    (["']?(?:cvv|cvc|security[_ -]?code|bankaccountnumber|bank[_ -]?account(?:[_ -]?number)?|
-          cardnumber|card[_ -]?number|pan)["']?\s*[:=]\s*["']?)
-    ([0-9][0-9 -]*[0-9]|[0-9])
-    """
+# Twelve or more digits, optionally grouped by spaces, dots, dashes or slashes: the shape of a
+# PAN (and of most bank account numbers). Deliberately no Luhn check and no upper bound: a
+# mistyped card number is still card data, and two numbers written back to back are one run.
+_PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ ./-]{0,2}[0-9]){11,}(?![0-9])")
+_SECRET_LABEL = (
+    r"cvv2?|cvc2?|csc|security[_ -]?code|pan|card[_ -]?number|cardnumber|"
+    r"bank[_ -]?account(?:[_ -]?number)?|bankaccountnumber|account[_ -]?number"
 )
+# A CVV or a short account number is only recognisable by its label.
+_LABELLED_SECRET = re.compile(
+    rf"""(?ix)(\b(?:{_SECRET_LABEL})["']?\s*[:=]?\s*["']?)([0-9][0-9 -]*[0-9]|[0-9])"""
+)
+_SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_LABEL})$")
 
 
 def mask_card_numbers(text: str) -> str:
     """Replace anything shaped like a card number by x's and its last four digits."""
 
     def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
+        digits = re.sub(r"[^0-9]", "", match.group(0))
         return "x" * (len(digits) - 4) + digits[-4:]
 
     return _PAN_LIKE.sub(mask, text)
@@ -40,11 +42,17 @@ def mask_secrets(text: str) -> str:
 
 
 def mask_value(value: object) -> object:
-    """Mask strings inside JSON-like values (dicts, lists), leaving their shape alone."""
+    """Mask JSON-like values (dicts, lists), leaving their shape alone.
+
+    A value under a key named like a secret ("cvv", "cardnumber", ...) is masked whole.
+    """
     if isinstance(value, str):
         return mask_secrets(value)
     if isinstance(value, dict):
-        return {mask_secrets(str(k)): mask_value(v) for k, v in value.items()}
+        return {
+            mask_secrets(str(k)): "***" if _SECRET_KEY.match(str(k)) else mask_value(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [mask_value(v) for v in value]
     return value

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connector.ledger import LedgerSettings, LedgerStore, Outcome, answer_once
-from connector.processors import Processor, ProcessorUnavailable
+from connector.processors import Processor, ProcessorResult, ProcessorUnavailable
 from connector.protocol import (
     ConnectorRequest,
     ConnectorResponse,
@@ -38,21 +39,28 @@ class ConnectorService:
     store: ConnectorStore
     open_store: Callable[[], ConnectorStore]
     ledger: LedgerSettings
+    processor_retry_seconds: float = 40.0
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     def handle(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """The HTTP status and JSON body for one request to the connector endpoint."""
         try:
             envelope = parse_envelope(body)
         except NotAConnectorRequest as refusal:
-            method = "charge"
-            return 400, ConnectorResponse.error(
-                method, ErrorCode.INVALID_REQUEST, str(refusal)
-            ).to_json()
+            answer = ConnectorResponse.error(
+                refusal.method, ErrorCode.INVALID_REQUEST, str(refusal)
+            )
+            return 400, answer.to_json()
+        try:
+            request, refusal = validate(envelope, mode=self.mode, today=self.today()), None
+        except ValidationError as error:
+            request, refusal = None, error
         response = answer_once(
             envelope,
-            fingerprint(envelope, self.secret),
-            lambda: self._decide(envelope),
+            fingerprint(envelope, self.secret, request),
+            lambda: self._decide(envelope, request, refusal),
             store=self.store,
             open_store=self.open_store,
             settings=self.ledger,
@@ -65,28 +73,24 @@ class ConnectorService:
         )
         return 200, response.to_json()
 
-    def _decide(self, envelope: Envelope) -> Outcome:
-        try:
-            request = validate(envelope, mode=self.mode, today=self.today())
-        except ValidationError as refusal:
+    def _decide(
+        self,
+        envelope: Envelope,
+        request: ConnectorRequest | None,
+        refusal: ValidationError | None,
+    ) -> Outcome:
+        if request is None:
+            assert refusal is not None
             response = ConnectorResponse.error(envelope.method, refusal.code, refusal.message)
             return Outcome(response, summary={"error_code": str(refusal.code)})
         summary = _summary(request)
-        self.store.note_processor_call(request.transaction_id)
-        ask = self.processor.charge if request.method == "charge" else self.processor.tokenize
         try:
-            result = ask(request, request.transaction_id)
-        except ProcessorUnavailable as failure:
-            log.warning(
-                "processor %s unavailable for %s: %s",
-                self.processor.name,
-                request.transaction_id,
-                failure,
-            )
+            result = self._ask_processor(request)
+        except ProcessorUnavailable:
             response = ConnectorResponse.error(
                 request.method,
                 ErrorCode.PROCESSING_ERROR,
-                "the payment processor did not answer; nothing is known to be charged",
+                "the payment processor did not confirm the outcome; check before charging again",
             )
             return Outcome(response, final=False, summary=summary)
         parameters = mask_value({**request.parameters, **_echo(request), **result.parameters})
@@ -98,6 +102,33 @@ class ConnectorService:
             parameters=parameters,
         )
         return Outcome(response, summary={**summary, "error_code": result.error_code})
+
+    def _ask_processor(self, request: ConnectorRequest) -> ProcessorResult:
+        """Ask until the processor gives a final answer, always with the same idempotency key.
+
+        An unknown outcome (timeout, 5xx) is not answered at once: Twilio does not retry an
+        answered request, so answering "failed" would end the payment while the charge may
+        have gone through. Asking again with the same key is safe, and Twilio's own retries
+        wait for this answer in the ledger meanwhile.
+        """
+        ask = self.processor.charge if request.method == "charge" else self.processor.tokenize
+        deadline = self.clock() + self.processor_retry_seconds
+        delay = 0.25
+        while True:
+            self.store.note_processor_call(request.transaction_id)
+            try:
+                return ask(request, request.transaction_id)
+            except ProcessorUnavailable as failure:
+                log.warning(
+                    "processor %s: outcome unknown for %s (%s)",
+                    self.processor.name,
+                    request.transaction_id,
+                    failure,
+                )
+                if self.clock() + delay >= deadline:
+                    raise
+            self.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
 
 def _summary(request: ConnectorRequest) -> dict[str, Any]:

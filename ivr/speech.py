@@ -66,7 +66,7 @@ CONNECTOR_ERROR_WORDS: dict[str, str] = {
     "invalid_account_number": "The bank account number was not valid.",
     "test_mode_card_not_allowed": "This line is in test mode and only accepts test cards.",
     "test_mode_account_not_allowed": "This line is in test mode and only accepts test accounts.",
-    "processing_error": "The payment processor could not complete the payment.",
+    "processing_error": "The payment processor did not confirm the payment.",
 }
 
 RESULT_WORDS: dict[str, str] = {
@@ -79,7 +79,17 @@ RESULT_WORDS: dict[str, str] = {
 
 
 def failure_words(result: str, connector_error: str | None) -> str:
-    """What happened, in words a caller understands: never a raw code."""
+    """What happened and what it means for the caller's money: never a raw code.
+
+    Only a processing error leaves the charge in doubt (the processor did not answer); every
+    other failure happened before anything could be charged.
+    """
     if result == "payment-connector-error" and connector_error in CONNECTOR_ERROR_WORDS:
-        return CONNECTOR_ERROR_WORDS[connector_error]
-    return RESULT_WORDS.get(result, "The payment could not be completed.")
+        what = CONNECTOR_ERROR_WORDS[connector_error]
+    else:
+        what = RESULT_WORDS.get(result, "The payment could not be completed.")
+    if connector_error == "processing_error":
+        return (
+            f"{what} Please check with us before paying again, so that you are not charged twice."
+        )
+    return f"{what} Nothing has been charged."

@@ -201,7 +201,7 @@ def payment_failed(
 ) -> VoiceResponse:
     """What went wrong, then the way on: try again with a card or a bank account, or a person."""
     response = VoiceResponse()
-    voice.say(response, f"{reason} Nothing has been charged.")
+    voice.say(response, reason)
     if action is None:
         voice.say(response, "Please call again later. Goodbye.")
         response.hangup()

@@ -220,15 +220,55 @@ def test_a_refused_request_charges_nothing(connector_post, store):
         (b'{"method": "charge", "transaction_id": 5}', "transaction_id"),
         (b'{"method": "charge", "transaction_id": "a\\u0000b"}', "transaction_id"),
         (b'{"method": "charge", "transaction_id": "x", "amount": NaN}', "not valid JSON"),
-        (b"[" * 100000, "larger than"),
+        (b'{"method": "tokenize", "transaction_id": 5}', "transaction_id"),
     ],
 )
 def test_a_body_that_is_not_a_connector_request_gets_400_json(connector_post, body, message):
     response = connector_post(body)
 
-    assert response.status_code in (400, 413)
+    assert response.status_code == 400
     assert response.is_json
     assert message in response.get_json()["error_message"]
+
+
+def test_a_refusal_uses_the_id_key_of_the_method_when_it_is_known(connector_post):
+    body = connector_post(b'{"method": "tokenize", "transaction_id": ""}').get_json()
+
+    assert body["token_id"] is None and "charge_id" not in body
+
+
+def test_a_body_of_nested_brackets_over_64_kib_gets_413(connector_post):
+    response = connector_post(b"[" * 100000)
+
+    assert response.status_code == 413
+    assert "larger than" in response.get_json()["error_message"]
+
+
+@pytest.mark.parametrize("amount", ["99999999999999999999999999999", 10**30, "1." + "0" * 40])
+def test_an_amount_with_too_many_digits_is_invalid_not_a_crash(connector_post, amount):
+    response = connector_post(card_charge(f"huge-{uuid.uuid4()}", amount=amount))
+
+    assert response.status_code == 200
+    assert response.get_json()["error_code"] == "invalid_amount"
+
+
+@pytest.mark.parametrize("currency", ["QQQ", "usdx", "€"])
+def test_a_currency_that_is_not_iso_4217_is_refused(connector_post, currency):
+    body = connector_post(card_charge(f"cur-{uuid.uuid4()}", currency_code=currency)).get_json()
+
+    assert body["error_code"] == "invalid_currency"
+
+
+def test_non_ascii_whitespace_around_a_card_number_is_refused(connector_post):
+    body = connector_post(card_charge("nbsp-1", cardnumber="\u00a04111111111111111")).get_json()
+
+    assert body["error_code"] == "invalid_card_number"
+
+
+def test_options_on_the_connector_is_405_json(client):
+    response = client.options("/connector")
+
+    assert response.status_code == 405 and response.is_json
 
 
 def test_a_body_over_64_kib_gets_413(connector_post):
@@ -271,6 +311,7 @@ def test_a_declined_answer_is_replayed_too(connector_post, store):
         {"cardnumber": "5555555555554444"},
         {"expiry_month": "09"},
         {"method": "tokenize"},
+        {"expiry_year": "40"},
     ],
 )
 def test_same_transaction_id_with_other_details_is_refused_and_not_charged(
@@ -284,6 +325,25 @@ def test_same_transaction_id_with_other_details_is_refused_and_not_charged(
     [row] = list(store.ledger_report())
     assert row["response_id"] == first["charge_id"]
     assert row["processor_requests"] == 1
+
+
+@pytest.mark.parametrize(
+    "change", [{"bankaccountnumber": "12345678"}, {"routingnumber": "011000015"}]
+)
+def test_same_transaction_id_with_another_bank_account_is_refused(connector_post, store, change):
+    connector_post(ach_charge("mismatch-ach"))
+    second = connector_post(ach_charge("mismatch-ach", **change)).get_json()
+
+    assert second["error_code"] == "idempotency_mismatch"
+    assert list(store.ledger_report())[0]["processor_requests"] == 1
+
+
+def test_the_same_card_written_differently_is_the_same_transaction(connector_post):
+    first = connector_post(card_charge("same-card", expiry_month="8", expiry_year="39"))
+    second = connector_post(card_charge("same-card", expiry_month="08", expiry_year="2039"))
+
+    assert second.get_json() == first.get_json()
+    assert first.get_json()["charge_id"]
 
 
 def test_amount_spelled_differently_is_the_same_transaction(connector_post):

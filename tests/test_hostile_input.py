@@ -28,7 +28,7 @@ FUZZ = settings(
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(10**20), max_value=10**20),
+    st.integers(min_value=-(10**40), max_value=10**40),
     st.floats(allow_nan=False),
     st.text(max_size=30),
     st.sampled_from(["4111111111111111", "10.00", "0", "-1", "USD", "08", "39", "charge"]),
@@ -50,7 +50,9 @@ connector_requests = st.fixed_dictionaries(
         "transaction_id": st.text(min_size=0, max_size=40) | scalars,
         "cardnumber": card_numbers,
         "cvv": st.text(alphabet=string.digits, max_size=5) | scalars,
-        "amount": st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str) | scalars,
+        "amount": st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
+        | st.text(alphabet=string.digits + ".", max_size=45)
+        | scalars,
         "currency_code": st.sampled_from(["USD", "usd", "EU", "ÉUR"]) | scalars,
         "expiry_month": st.text(alphabet=string.digits, max_size=3) | scalars,
         "expiry_year": st.text(alphabet=string.digits, max_size=4) | scalars,
@@ -160,3 +162,61 @@ def test_a_huge_connector_body_without_content_length_gets_413(server):
 
     assert response.status_code == 413
     assert response.json()["error_code"] == "invalid_request"
+
+
+def raw_request(server, head: bytes, body: bytes = b"") -> bytes:
+    """Send bytes no HTTP client library would, and return the status line."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + b"\r\n\r\n" + body)
+        return sock.recv(65536).split(b"\r\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [b"Basic \xff\xfe", b"Basic !!!notbase64", b"Basic " + b"A" * 3000, b"\xc3\xa9"],
+)
+def test_an_undecodable_authorization_header_gets_401(server, authorization):
+    status = raw_request(
+        server,
+        b"POST /connector HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n"
+        b"Authorization: " + authorization,
+        b"{}",
+    )
+
+    assert status.startswith(b"HTTP/1.1 401"), status
+
+
+def test_a_broken_chunked_body_gets_400_not_500(server):
+    token = basic_auth()["Authorization"].encode()
+    status = raw_request(
+        server,
+        b"POST /connector HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\nAuthorization: " + token,
+        b"zz\r\nhello\r\n0\r\n\r\n",
+    )
+
+    assert status.startswith(b"HTTP/1.1 400"), status
+
+
+def test_card_data_in_free_text_is_masked_in_the_answer_and_the_ledger(server):
+    """Parameters and description are the caller's application's free text: masked."""
+    import uuid
+
+    from tests.conftest import card_charge
+
+    body = card_charge(
+        "free-text-" + uuid.uuid4().hex,
+        description="pay with 5555 5555 5555 4444 cvv 739",
+        parameters={"note": "card 6011111111111117", "cvv": "739", "bankaccountnumber": "12345678"},
+    )
+    response = requests.post(
+        server.base_url + "/connector", json=body, headers=basic_auth(), timeout=10
+    )
+
+    answer = response.json()
+    assert answer["charge_id"]
+    assert answer["parameters"]["note"] == "card xxxxxxxxxxxx1117"
+    assert answer["parameters"]["cvv"] == answer["parameters"]["bankaccountnumber"] == "***"
+    assert "5555555555554444" not in server.logs() and "6011111111111117" not in response.text

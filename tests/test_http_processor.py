@@ -92,26 +92,68 @@ def test_unknown_outcomes_raise_processor_unavailable(gateway, requests_mock, mo
     assert "4111111111111111" not in str(failure.value)
 
 
-def test_through_the_endpoint_a_gateway_timeout_is_not_final_and_a_retry_asks_again(
-    tmp_path, requests_mock
-):
+@pytest.fixture
+def gateway_app(tmp_path, requests_mock):
     from app import create_app
-    from tests.conftest import basic_auth, settings
+    from tests.conftest import settings
 
     requests_mock.real_http = True
-    app = create_app(settings(tmp_path, PROCESSOR="http", PROCESSOR_URL=GATEWAY))
+    app = create_app(
+        settings(tmp_path, PROCESSOR="http", PROCESSOR_URL=GATEWAY, PROCESSOR_RETRY_SECONDS=1.0)
+    )
     app.test_cli_runner().invoke(args=["init-db"])
-    client = app.test_client()
+    return app
+
+
+def connector(app, body: dict) -> dict:
+    from tests.conftest import basic_auth
+
+    return app.test_client().post("/connector", json=body, headers=basic_auth()).get_json()
+
+
+def test_an_unknown_outcome_is_asked_again_with_the_same_key_before_answering(
+    gateway_app, requests_mock
+):
     requests_mock.post(
-        GATEWAY, [{"exc": requests.exceptions.ReadTimeout}, {"json": {"id": "gw_9"}}]
+        GATEWAY,
+        [
+            {"exc": requests.exceptions.ReadTimeout},
+            {"status_code": 503, "text": "busy"},
+            {"json": {"id": "gw_9"}},
+        ],
     )
 
-    first = client.post("/connector", json=card_charge("tx-5"), headers=basic_auth()).get_json()
-    second = client.post("/connector", json=card_charge("tx-5"), headers=basic_auth()).get_json()
-    third = client.post("/connector", json=card_charge("tx-5"), headers=basic_auth()).get_json()
+    answer = connector(gateway_app, card_charge("tx-5"))
 
-    assert first["error_code"] == "processing_error" and first["charge_id"] is None
-    assert second["charge_id"] == third["charge_id"] == "gw_9"
-    assert requests_mock.call_count == 2
-    keys = {r.headers["Idempotency-Key"] for r in requests_mock.request_history}
-    assert keys == {"tx-5"}
+    assert answer["charge_id"] == "gw_9"
+    assert requests_mock.call_count == 3
+    assert {r.headers["Idempotency-Key"] for r in requests_mock.request_history} == {"tx-5"}
+    [row] = json.loads(gateway_app.test_cli_runner().invoke(args=["ledger", "--json"]).stdout)
+    assert (row["processor_requests"], row["processor_charges"]) == (3, 1)
+
+
+def test_when_the_gateway_never_answers_the_outcome_stays_open_for_a_retry(
+    gateway_app, requests_mock
+):
+    requests_mock.post(GATEWAY, exc=requests.exceptions.ReadTimeout)
+    first = connector(gateway_app, card_charge("tx-6"))
+    requests_mock.post(GATEWAY, json={"id": "gw_10"})
+    retry = connector(gateway_app, card_charge("tx-6"))
+
+    assert first["charge_id"] is None and first["error_code"] == "processing_error"
+    assert "did not confirm" in first["error_message"]
+    assert retry["charge_id"] == "gw_10"
+
+
+def test_a_gateway_error_message_with_card_data_is_masked(gateway_app, requests_mock):
+    requests_mock.post(
+        GATEWAY,
+        status_code=402,
+        json={"error_code": "card_declined", "error_message": "4111111111111111 cvv 739 no"},
+    )
+
+    answer = connector(gateway_app, card_charge("tx-7"))
+
+    assert answer["error_code"] == "card_declined"
+    assert "4111111111111111" not in answer["error_message"]
+    assert "739" not in answer["error_message"]

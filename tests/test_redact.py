@@ -16,6 +16,8 @@ from connector.redact import install_log_masking, mask_card_numbers, mask_secret
         ("card 4111 1111 1111 1111 ok", "card xxxxxxxxxxxx1111 ok"),
         ("378282246310005", "xxxxxxxxxxx0005"),
         ("order 12345", "order 12345"),
+        ("4111.1111.1111.1111", "xxxxxxxxxxxx1111"),
+        ("41111111111111115555555555554444", "x" * 28 + "4444"),
         ("2026-11-26T18:22:23", "2026-11-26T18:22:23"),
     ],
 )
@@ -25,7 +27,15 @@ def test_card_shaped_numbers_are_masked_to_the_last_four(text, masked):
 
 @pytest.mark.parametrize(
     "text",
-    ['{"cvv": "739"}', "cvv=739", "security_code: 7391", "'bankaccountnumber': '123456789'"],
+    [
+        '{"cvv": "739"}',
+        "cvv=739",
+        "cvv 739",
+        "CVC2: 739",
+        "security_code: 7391",
+        "'bankaccountnumber': '123456789'",
+        "account number 123456789",
+    ],
 )
 def test_labelled_secrets_are_masked(text):
     assert "739" not in mask_secrets(text) and "123456789" not in mask_secrets(text)
@@ -33,6 +43,17 @@ def test_labelled_secrets_are_masked(text):
 
 def test_nested_values_are_masked_keeping_their_shape():
     assert mask_value({"a": ["4111111111111111", 3]}) == {"a": ["xxxxxxxxxxxx1111", 3]}
+
+
+def test_values_under_secret_names_are_masked_whole():
+    masked = mask_value({"cvv": "739", "BankAccountNumber": "12345678", "note": "ok", "n": 1})
+
+    assert masked == {"cvv": "***", "BankAccountNumber": "***", "note": "ok", "n": 1}
+
+
+def test_timestamps_amounts_and_ids_are_left_alone():
+    text = "2026-11-26 18:22:23,739 charged 1000000.00 USD ch_sbx_1a2b3c4d CA1234567890"
+    assert mask_secrets(text) == text
 
 
 def test_every_log_record_is_masked_even_with_args_and_exceptions(caplog):

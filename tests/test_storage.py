@@ -9,7 +9,8 @@ from storage import Store
 
 
 def claim(store: Store, owner: str, *, lease: float = 60.0, fingerprint: str = "f1"):
-    return store.claim_transaction("tx-1", "charge", fingerprint, owner, time.time() + lease)
+    now = time.time()
+    return store.claim_transaction("tx-1", "charge", fingerprint, owner, now + lease, now)
 
 
 def test_first_claim_wins_and_a_second_owner_is_told_busy(store):

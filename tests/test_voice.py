@@ -128,6 +128,20 @@ def test_without_public_base_url_the_request_url_is_what_is_signed(tmp_path):
     assert parse(response).find("./Gather").get("action") == "http://localhost/voice/menu"
 
 
+def test_a_raw_query_string_is_signed_as_sent_without_public_base_url(tmp_path):
+    from app import create_app
+    from tests.conftest import settings, signature
+
+    app = create_app(settings(tmp_path, PUBLIC_BASE_URL=None))
+    url = "http://localhost/voice/incoming?tries=1&x=%7E&y=A%2FB"
+    headers = {"X-Twilio-Signature": signature(url, CALL)}
+    response = app.test_client().post(
+        "/voice/incoming?tries=1&x=%7E&y=A%2FB", data=CALL, headers=headers
+    )
+
+    assert response.status_code == 200
+
+
 def test_behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_what_is_signed(tmp_path):
     from app import create_app
     from tests.conftest import settings, signature
