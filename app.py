@@ -33,11 +33,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     PayLine(app)
 
-    from blueprints import connector, voice
+    from blueprints import admin, connector, voice
     from blueprints.errors import register_error_handlers
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
+    app.register_blueprint(admin.bp)
     register_error_handlers(app)
     _register_health(app)
     register_commands(app)
