@@ -29,6 +29,8 @@ def opened_store() -> Iterator[Store]:
 @click.option("--demo", is_flag=True, help="Also seed the demo invoices (never in production).")
 def init_db(demo: bool) -> None:
     """Create or migrate the database; safe to run on every deploy."""
+    if demo and current_app.config["PAYLINE_ENV"] != "development":
+        raise click.ClickException("--demo seeds made-up invoices: development only")
     with opened_store() as store:
         applied = store.migrate()
         click.echo(f"database ready at {store.path} ({len(applied)} migrations applied)")

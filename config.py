@@ -52,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
+PAY_LANGUAGES = frozenset(
+    "en-au en-ca en-gb en-in en-us es-es es-mx fr-ca fr-fr de-de it-it".split()
+)
+"""The languages Twilio's <Pay> speaks (card prompts); every prompt of the call uses one."""
+
 _FLOATS = (
     "PROCESSOR_TIMEOUT_SECONDS",
     "PROCESSOR_RETRY_SECONDS",
@@ -122,6 +127,10 @@ def _validate(settings: dict[str, Any]) -> None:
             problems.append(
                 "development values are not allowed in production: " + ", ".join(reused)
             )
+    if settings["VOICE_LANGUAGE"].lower() not in PAY_LANGUAGES:
+        problems.append(
+            "VOICE_LANGUAGE must be one <Pay> speaks: " + ", ".join(sorted(PAY_LANGUAGES))
+        )
     if settings["CONNECTOR_MODE"] not in ("test", "live"):
         problems.append("CONNECTOR_MODE must be 'test' or 'live'")
     if settings["PROCESSOR"] not in ("sandbox", "http"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from connector.cards import is_ascii_digits
+import money
 
-MAX_AMOUNT = Decimal("1000000")
+MAX_NUMBER_DIGITS = 12
 
 
 class InvoiceError(ValueError):
@@ -24,39 +24,25 @@ class Invoice:
     customer: str | None = None
 
 
+def is_invoice_number(text: str) -> bool:
+    """What a caller may key as an invoice number: 1 to 12 ASCII digits."""
+    return money.is_ascii_digits(text) and len(text) <= MAX_NUMBER_DIGITS
+
+
 def parse_invoice(
     number: str, amount: str, customer: str | None = None, currency: str | None = None
 ) -> Invoice:
     number = (number or "").strip()
-    if not (is_ascii_digits(number) and len(number) <= 12):
+    if not is_invoice_number(number):
         raise InvoiceError(f"invoice number must be 1 to 12 digits, got {number!r}")
-    return Invoice(
-        number=number,
-        amount=_amount(amount),
-        currency=_currency(currency or "USD"),
-        customer=(customer or "").strip() or None,
-    )
-
-
-def _amount(text: str) -> Decimal:
-    text = (text or "").strip()
-    whole, _, cents = text.partition(".")
-    if not (is_ascii_digits(whole) and (not cents or is_ascii_digits(cents)) and len(cents) <= 2):
-        raise InvoiceError(f"amount must be a decimal with at most 2 places, got {text!r}")
     try:
-        amount = Decimal(text).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise InvoiceError(f"amount is not a number: {text!r}") from None
-    if not 0 < amount <= MAX_AMOUNT:
-        raise InvoiceError(f"amount must be greater than 0 and at most {MAX_AMOUNT}")
-    return amount
-
-
-def _currency(text: str) -> str:
-    code = text.strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise InvoiceError(f"currency must be a 3-letter ISO 4217 code, got {text!r}")
-    return code
+        code = money.currency_code(currency or "USD")
+        value = money.parse_amount((amount or "").strip(), code)
+    except money.AmountError as error:
+        raise InvoiceError(str(error)) from None
+    return Invoice(
+        number=number, amount=value, currency=code, customer=(customer or "").strip() or None
+    )
 
 
 def parse_csv(text: str) -> list[Invoice]:

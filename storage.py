@@ -145,6 +145,14 @@ def m002_invoices(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_invoice_claims(db: sqlite_utils.Database) -> None:
+    """One call at a time may run a <Pay> for an invoice; payments get an operator's note."""
+    db["invoices"].add_column("paying_call", str)
+    db["invoices"].add_column("paying_until", float)
+    db["payments"].add_column("note", str)
+
+
 class InvoiceExists(Exception):
     """An invoice with that number is already in the database."""
 
@@ -388,24 +396,51 @@ class Store:
     def list_invoices(self) -> list[dict[str, Any]]:
         return list(self.db.query("select * from invoices order by cast(number as integer)"))
 
-    def settle_invoice(self, number: str, record: dict[str, Any]) -> bool:
+    def claim_invoice(self, number: str, call_sid: str, until: float, now: float) -> bool:
+        """Let this call (alone) run a <Pay> for an open invoice until `until`.
+
+        A compare-and-set: it succeeds when nobody holds the invoice, this call already does,
+        or the holder's time ran out — so two callers can never pay one invoice at once.
+        """
+        return bool(
+            self.db.execute(
+                "update invoices set paying_call = ?, paying_until = ?"
+                " where number = ? and status = 'open'"
+                " and (paying_call is null or paying_call = ? or paying_until < ?)",
+                [call_sid, until, number, call_sid, now],
+            ).rowcount
+        )
+
+    def release_invoice(self, number: str, call_sid: str) -> None:
+        self.db.execute(
+            "update invoices set paying_call = null, paying_until = null"
+            " where number = ? and paying_call = ?",
+            [number, call_sid],
+        )
+
+    def settle_invoice(self, number: str, record: dict[str, Any]) -> str:
         """Record a successful payment and mark its invoice paid, in one transaction.
 
-        Idempotent: a repeated callback finds its payment recorded and changes nothing; a
-        payment for an invoice already paid is recorded but does not settle it again. True
-        when this call settled the invoice.
+        Returns "settled" when this payment settled the invoice, "repeat" for a callback
+        already recorded (nothing changes), "duplicate" for a payment of an invoice that
+        another payment had settled: recorded with a note, never settling it again.
         """
         with self.db.atomic():
             if not self.record_pay_result(record):
-                return False
+                return "repeat"
             payment_id = self.db.execute("select last_insert_rowid()").fetchone()[0]
-            return bool(
-                self.db.execute(
-                    "update invoices set status = 'paid', payment_id = ?, confirmation = ?,"
-                    " paid_at = ? where number = ? and status = 'open'",
-                    [payment_id, record.get("confirmation_code"), now_iso(), number],
-                ).rowcount
+            settled = self.db.execute(
+                "update invoices set status = 'paid', payment_id = ?, confirmation = ?,"
+                " paid_at = ?, paying_call = null, paying_until = null"
+                " where number = ? and status = 'open'",
+                [payment_id, record.get("confirmation_code"), now_iso(), number],
+            ).rowcount
+            if settled:
+                return "settled"
+            self.db["payments"].update(
+                payment_id, {"note": "duplicate: the invoice was already paid; refund due"}
             )
+            return "duplicate"
 
     def save_card_on_file(self, number: str, record: dict[str, Any]) -> None:
         """Record a tokenize result and keep the token (never the card) with the invoice."""

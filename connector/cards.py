@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-ASCII_DIGITS = re.compile(r"[0-9]+")
+from money import is_ascii_digits
 
 TEST_CARDS: dict[str, str] = {
     "4111111111111111": "visa",
@@ -30,11 +28,6 @@ _BRAND_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("maestro", ("50", "56", "57", "58", "67")),
     ("visa", ("4",)),
 )
-
-
-def is_ascii_digits(value: str) -> bool:
-    """True for a non-empty run of ASCII 0-9 only (str.isdigit() also admits other scripts)."""
-    return bool(ASCII_DIGITS.fullmatch(value))
 
 
 def luhn_valid(number: str) -> bool:

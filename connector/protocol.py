@@ -17,11 +17,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import money
 from connector import cards
 
 MAX_BODY_BYTES = 64 * 1024
 ASCII_SPACE = " \t\r\n"
-MAX_AMOUNT = Decimal("1000000")
 METHODS = ("charge", "tokenize")
 
 
@@ -246,8 +246,7 @@ def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorReque
         )
     amount = currency = None
     if envelope.method == "charge":
-        amount = _amount(payload.get("amount"))
-        currency = _currency(payload.get("currency_code"))
+        amount, currency = _money(payload)
     card = _card(payload, mode=mode, today=today) if card_given else None
     bank = _bank(payload, mode=mode) if bank_given else None
     return ConnectorRequest(
@@ -274,7 +273,7 @@ def _text(payload: dict[str, Any], name: str, code: ErrorCode, *, ints: bool = T
 
 def _card(payload: dict[str, Any], *, mode: str, today: dt.date) -> Card:
     number = _text(payload, "cardnumber", ErrorCode.INVALID_CARD_NUMBER)
-    if not cards.is_ascii_digits(number) or not 12 <= len(number) <= 19:
+    if not money.is_ascii_digits(number) or not 12 <= len(number) <= 19:
         raise ValidationError(
             ErrorCode.INVALID_CARD_NUMBER, "cardnumber must be 12 to 19 digits (0-9)"
         )
@@ -300,9 +299,9 @@ def _card(payload: dict[str, Any], *, mode: str, today: dt.date) -> Card:
 def _expiry(payload: dict[str, Any], today: dt.date) -> tuple[int, int]:
     month_text = _text(payload, "expiry_month", ErrorCode.INVALID_EXPIRY)
     year_text = _text(payload, "expiry_year", ErrorCode.INVALID_EXPIRY)
-    if not (cards.is_ascii_digits(month_text) and len(month_text) <= 2):
+    if not (money.is_ascii_digits(month_text) and len(month_text) <= 2):
         raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_month must be 01 to 12")
-    if not (cards.is_ascii_digits(year_text) and len(year_text) in (2, 4)):
+    if not (money.is_ascii_digits(year_text) and len(year_text) in (2, 4)):
         raise ValidationError(ErrorCode.INVALID_EXPIRY, "expiry_year must be 2 or 4 digits")
     month = int(month_text)
     year = int(year_text) + (2000 if len(year_text) == 2 else 0)
@@ -325,7 +324,7 @@ def _cvv(payload: dict[str, Any], number: str) -> str | None:
             ErrorCode.INVALID_SECURITY_CODE, "cvv must be a string (a number loses leading zeros)"
         )
     expected = 4 if cards.card_brand(number) == "amex" else 3
-    if not isinstance(value, str) or not cards.is_ascii_digits(value) or len(value) != expected:
+    if not isinstance(value, str) or not money.is_ascii_digits(value) or len(value) != expected:
         raise ValidationError(
             ErrorCode.INVALID_SECURITY_CODE, f"cvv must be {expected} digits for this card"
         )
@@ -340,7 +339,7 @@ def _bank(payload: dict[str, Any], *, mode: str) -> BankAccount:
             "routingnumber must be 9 digits with a valid ABA checksum",
         )
     account = _text(payload, "bankaccountnumber", ErrorCode.INVALID_ACCOUNT_NUMBER, ints=False)
-    if not cards.is_ascii_digits(account) or not 4 <= len(account) <= 17:
+    if not money.is_ascii_digits(account) or not 4 <= len(account) <= 17:
         raise ValidationError(
             ErrorCode.INVALID_ACCOUNT_NUMBER, "bankaccountnumber must be 4 to 17 digits (0-9)"
         )
@@ -352,43 +351,18 @@ def _bank(payload: dict[str, Any], *, mode: str) -> BankAccount:
     return BankAccount(account_number=account, routing_number=routing)
 
 
-def _amount(value: Any) -> Decimal:
+def _money(payload: dict[str, Any]) -> tuple[Decimal, str]:
+    try:
+        currency = money.currency_code(payload.get("currency_code"))
+    except money.AmountError as error:
+        raise ValidationError(ErrorCode.INVALID_CURRENCY, f"currency_code: {error}") from None
+    value = payload.get("amount")
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount is required for a charge")
-    text = str(value).strip(ASCII_SPACE)
-    whole, _, cents = text.partition(".")
-    if not (cards.is_ascii_digits(whole) and (not cents or cards.is_ascii_digits(cents))):
-        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be a decimal like 10.00")
-    if len(cents) > 2 and cents.rstrip("0")[2:]:
-        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount has more than 2 decimal places")
-    if len(whole.lstrip("0")) > len(str(MAX_AMOUNT)) or len(cents) > 20:
-        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be at most 1000000")
-    amount = Decimal(text).quantize(Decimal("0.01"))
-    if amount <= 0:
-        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be greater than 0")
-    if amount > MAX_AMOUNT:
-        raise ValidationError(ErrorCode.INVALID_AMOUNT, "amount must be at most 1000000")
-    return amount
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or value.upper() not in ISO_4217:
-        raise ValidationError(
-            ErrorCode.INVALID_CURRENCY, "currency_code must be an ISO 4217 code such as USD"
-        )
-    return value.upper()
-
-
-ISO_4217 = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
-    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
-    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
-    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
-    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
-    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
-    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG""".split()
-)
-"""Active ISO 4217 currency codes (funds and metals left out: nobody pays a bill in gold)."""
+    try:
+        return money.parse_amount(str(value).strip(ASCII_SPACE), currency), currency
+    except money.AmountError as error:
+        raise ValidationError(ErrorCode.INVALID_AMOUNT, str(error)) from None
 
 
 def _optional_text(payload: dict[str, Any], name: str, limit: int) -> str | None:

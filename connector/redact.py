@@ -41,6 +41,13 @@ def mask_secrets(text: str) -> str:
     return mask_card_numbers(text)
 
 
+def mask_long_numbers(text: str) -> str:
+    """For error text from outside (a gateway, Twilio's PaymentError): card data masked, and
+    any other run of 4+ digits cut to its last two, as Twilio masks a bank account number."""
+    text = mask_secrets(text)
+    return re.sub(r"[0-9]{4,}", lambda m: "*" * (len(m.group(0)) - 2) + m.group(0)[-2:], text)
+
+
 def mask_value(value: object) -> object:
     """Mask JSON-like values (dicts, lists), leaving their shape alone.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from money import ZERO_DECIMAL
+
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
@@ -17,6 +19,8 @@ CURRENCY_WORDS: dict[str, tuple[str, str, str, str]] = {
     "AUD": ("Australian dollar", "Australian dollars", "cent", "cents"),
     "EUR": ("euro", "euros", "cent", "cents"),
     "GBP": ("pound", "pounds", "penny", "pence"),
+    "JPY": ("yen", "yen", "", ""),
+    "MXN": ("Mexican peso", "Mexican pesos", "centavo", "centavos"),
 }
 
 
@@ -35,9 +39,11 @@ def number_in_words(number: int) -> str:
 
 def amount_in_words(amount: Decimal, currency: str = "USD") -> str:
     """`Decimal("42.50"), "USD"` → "forty two dollars and fifty cents"."""
+    code = currency.upper()
     cents_total = int((amount * 100).to_integral_value())
     whole, cents = divmod(cents_total, 100)
-    code = currency.upper()
+    if code in ZERO_DECIMAL:
+        cents = 0
     one, many, sub_one, sub_many = CURRENCY_WORDS.get(code, (code, code, "hundredth", "hundredths"))
     words = f"{number_in_words(whole)} {one if whole == 1 else many}"
     if cents:
@@ -51,9 +57,7 @@ def spell_out(code: str) -> str:
     Letters are upper-cased so that a text-to-speech voice says "A", not the article "a".
     """
     significant = code.rsplit("_", 1)[-1] or code
-    return ", ".join(
-        char.upper() if char.isalpha() else char for char in significant if char.isalnum()
-    )
+    return ", ".join(char.upper() for char in significant if char.isascii() and char.isalnum())
 
 
 CONNECTOR_ERROR_WORDS: dict[str, str] = {
@@ -64,32 +68,75 @@ CONNECTOR_ERROR_WORDS: dict[str, str] = {
     "invalid_security_code": "The security code did not match the card.",
     "invalid_routing_number": "The bank routing number was not valid.",
     "invalid_account_number": "The bank account number was not valid.",
+    "invalid_amount": "The amount could not be charged.",
+    "invalid_currency": "This currency cannot be charged on this line.",
     "test_mode_card_not_allowed": "This line is in test mode and only accepts test cards.",
     "test_mode_account_not_allowed": "This line is in test mode and only accepts test accounts.",
-    "processing_error": "The payment processor did not confirm the payment.",
 }
+BANK_WORDS = {"card_declined": "Your bank declined the payment."}
 
 RESULT_WORDS: dict[str, str] = {
     "too-many-failed-attempts": "We could not read your payment details after several tries.",
-    "caller-interrupted-with-star": "You cancelled the payment.",
+    "caller-interrupted-with-star": "You cancelled.",
     "validation-error": "Some of the payment details were not accepted.",
-    "internal-error": "Our payment system had a problem.",
     "payment-connector-error": "The payment could not be completed.",
 }
 
+REFUSED_BEFORE_CHARGE = frozenset(
+    {
+        "64003",
+        "64004",
+        "64005",
+        "64006",
+        "64007",
+        "64011",
+        "64013",
+        "64014",
+        "64015",
+        "64016",
+        "64017",
+        "64020",
+        "64022",
+        "64023",
+    }
+)
+"""Twilio's <Pay> errors raised before any processor was asked: nothing can be charged."""
 
-def failure_words(result: str, connector_error: str | None) -> str:
-    """What happened and what it means for the caller's money: never a raw code.
 
-    Only a processing error leaves the charge in doubt (the processor did not answer); every
-    other failure happened before anything could be charged.
+def outcome_unknown(result: str, connector_error: str | None, pay_error_code: str | None) -> bool:
+    """True when the processor may have charged although the payment did not succeed.
+
+    The connector's `processing_error` means just that; so does a connector error with no
+    `ConnectorError` (the connector never answered, or answered garbage), unless Twilio's own
+    code says it refused before asking, and a Twilio `internal-error`.
     """
+    if result == "internal-error" or connector_error == "processing_error":
+        return True
+    return (
+        result == "payment-connector-error"
+        and not connector_error
+        and pay_error_code not in REFUSED_BEFORE_CHARGE
+    )
+
+
+def failure_words(
+    result: str,
+    connector_error: str | None,
+    *,
+    bank: bool = False,
+    saving: bool = False,
+) -> str:
+    """What happened and what it means for the caller's money: never a raw code."""
     if result == "payment-connector-error" and connector_error in CONNECTOR_ERROR_WORDS:
-        what = CONNECTOR_ERROR_WORDS[connector_error]
+        what = (BANK_WORDS if bank else {}).get(connector_error) or CONNECTOR_ERROR_WORDS[
+            connector_error
+        ]
     else:
         what = RESULT_WORDS.get(result, "The payment could not be completed.")
-    if connector_error == "processing_error":
-        return (
-            f"{what} Please check with us before paying again, so that you are not charged twice."
-        )
-    return f"{what} Nothing has been charged."
+    return f"{what} {'Nothing was saved.' if saving else 'Nothing has been charged.'}"
+
+
+UNKNOWN_OUTCOME_WORDS = (
+    "We could not confirm whether your payment went through. "
+    "Please do not pay again until we have checked it; we will contact you."
+)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from twilio.twiml.voice_response import Pay, VoiceResponse
 
+import money
 from ivr import speech
 
 VALID_CARD_TYPES = "visa mastercard amex discover"
@@ -76,6 +77,7 @@ BANK_PROMPTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 PROCESSING_PROMPT = "Thank you. Please hold while we process your payment."
+SAVING_PROMPT = "Thank you. Please hold while we save your card."
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,15 @@ def ask_invoice(voice: Voice, *, action: str, problem: str | None = None) -> Voi
 
 
 def method_menu(
-    voice: Voice, *, intro: str | None, action: str, agent: bool, retry: str | None
+    voice: Voice, *, intro: str | None, action: str, bank: bool, agent: bool, retry: str | None
 ) -> VoiceResponse:
     response = VoiceResponse()
     if intro:
         voice.say(response, intro)
     gather = response.gather(num_digits=1, action=action, timeout=6)
-    options = "To pay by card, press 1. To pay from a bank account, press 2."
+    options = "To pay by card, press 1."
+    if bank:
+        options += " To pay from a bank account, press 2."
     if agent:
         options += " To speak with a person, press 0."
     voice.say(gather, options)
@@ -151,7 +155,7 @@ def pay(voice: Voice, request: PayRequest, *, intro: str | None = None) -> Voice
     charge = request.amount is not None
     element = response.pay(
         payment_connector=request.connector,
-        charge_amount=f"{request.amount:.2f}" if charge else None,
+        charge_amount=money.format_amount(request.amount, request.currency) if charge else None,
         currency=request.currency.lower() if charge else None,
         payment_method=request.payment_method,
         bank_account_type="consumer-checking" if ach else None,
@@ -167,9 +171,12 @@ def pay(voice: Voice, request: PayRequest, *, intro: str | None = None) -> Voice
         _prompt(element, voice, step, default)
         for error_type, text in errors.items():
             _prompt(element, voice, step, text, error_type=error_type)
-    _prompt(element, voice, "payment-processing", PROCESSING_PROMPT)
+    _prompt(element, voice, "payment-processing", PROCESSING_PROMPT if charge else SAVING_PROMPT)
     for name, value in request.parameters.items():
         element.parameter(name=name, value=value)
+    # Twilio posts to `action` when <Pay> ends; its docs also say that after maxAttempts the
+    # call may go on with the next verb instead. Then this sends the caller to the same place.
+    response.redirect(request.action)
     return response
 
 
@@ -197,22 +204,17 @@ def card_saved(voice: Voice, *, last4: str | None) -> VoiceResponse:
 
 
 def payment_failed(
-    voice: Voice, *, reason: str, action: str | None, offer_bank: bool, agent: bool
+    voice: Voice, *, reason: str, action: str | None, options: list[str]
 ) -> VoiceResponse:
-    """What went wrong, then the way on: try again with a card or a bank account, or a person."""
+    """What went wrong, then the ways on (`options`, pressed at `action`), or goodbye."""
     response = VoiceResponse()
     voice.say(response, reason)
-    if action is None:
+    if action is None or not options:
         voice.say(response, "Please call again later. Goodbye.")
         response.hangup()
         return response
     gather = response.gather(num_digits=1, action=action, timeout=6)
-    options = "To try again with a card, press 1."
-    if offer_bank:
-        options += " To pay from a bank account, press 2."
-    if agent:
-        options += " To speak with a person, press 0."
-    voice.say(gather, options)
+    voice.say(gather, " ".join(options))
     voice.say(response, "We did not receive a choice. Goodbye.")
     response.hangup()
     return response

@@ -47,6 +47,8 @@ def test_production_starts_with_its_secrets_and_strips_the_public_url_slash():
         ("PROCESSOR", "stripe"),
         ("SANDBOX_SLOW_SECONDS", "soon"),
         ("PUBLIC_BASE_URL", "pay.example.com"),
+        ("VOICE_LANGUAGE", "pt-BR"),
+        ("PROCESSOR_URL", "http://gateway.example.com"),
     ],
 )
 def test_a_bad_value_is_named(name, value):

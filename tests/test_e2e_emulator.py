@@ -25,7 +25,13 @@ def server(tmp_path_factory):
         PUBLIC_BASE_URL=PUBLIC,
         SANDBOX_SLOW_SECONDS="0.2",
     )
-    result = server.flask("init-db", "--demo")
+    assert server.flask("init-db", "--demo").returncode != 0  # production: no made-up invoices
+    csv = server.directory / "invoices.csv"
+    csv.write_text(
+        "number,amount,customer,currency\n1001,42.50,Ada Lovelace,USD\n"
+        "1002,120.00,Grace Hopper,USD\n1003,15.51,Alan Turing,USD\n1005,250.00,,USD\n"
+    )
+    result = server.flask("invoices", "import", str(csv))
     assert result.returncode == 0, result.stderr
     yield server
     server.stop()
@@ -35,6 +41,10 @@ def simulate(server, *args: str) -> dict:
     result = server.flask("simulate-call", "--url", server.base_url, "--json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def said(transcript: dict) -> str:
+    return " ".join(line for step in transcript["steps"] for line in step["said"])
 
 
 def invoice(server, number: str) -> dict:
@@ -53,6 +63,8 @@ def test_simulate_call_against_the_served_app_charges_and_records_the_payment(se
     db = sqlite_utils.Database(server.database)
     [row] = db.query("select * from payments where confirmation_code = ?", [charge_id])
     assert row["result"] == "success" and row["invoice_number"] == "1001"
+    assert invoice(server, "1001")["status"] == "paid"
+    assert invoice(server, "1001")["confirmation"] == charge_id
     assert "4111111111111111" not in json.dumps(transcript)
 
 
@@ -66,14 +78,23 @@ def test_the_ivr_acceptance_walk_against_the_served_app(server):
     hangup = simulate(server, "--digits", "1,1005#,2", "--hangup-at", "bank-account-number")
 
     assert by_ach["result"]["Result"] == "success"
+    assert invoice(server, "1002")["status"] == "paid"
     assert invoice(server, "1002")["confirmation"] == by_ach["result"]["PaymentConfirmationCode"]
-    assert again["payments"] == []
-    assert len(declined["payments"]) == 2 and invoice(server, "1003")["status"] == "open"
+    assert again["payments"] == [] and "1, 0, 0, 2 is already paid" in said(again)
+    assert [p["callback"]["ConnectorError"] for p in declined["payments"]] == ["card_declined"] * 2
+    assert invoice(server, "1003")["status"] == "open"
     assert unknown["payments"] == []
+    assert "could not find invoice 4, 2, 4, 4" in said(unknown)
     assert saved["result"]["PaymentToken"] and invoice(server, "1005")["card_on_file"]
     assert star["result"]["Result"] == "caller-interrupted-with-star"
     assert hangup["result"]["Result"] == "caller-hung-up"
     assert invoice(server, "1005")["status"] == "open"
+    db = sqlite_utils.Database(server.database)
+    recorded = {
+        row["result"]
+        for row in db.query("select result from payments where invoice_number = '1005'")
+    }
+    assert {"caller-interrupted-with-star", "caller-hung-up", "success"} <= recorded
 
 
 def test_check_connector_passes_against_the_served_connector(server):

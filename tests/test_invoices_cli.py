@@ -50,13 +50,16 @@ def test_adding_an_existing_number_fails_and_keeps_the_first(runner):
         ("", "1.00", "1 to 12 digits"),
         ("1", "0", "greater than 0"),
         ("1", "-3", "decimal"),
-        ("1", "1.005", "at most 2 places"),
+        ("1", "1.005", "more than 2 decimal places"),
         ("1", "abc", "decimal"),
         ("1", "١٠", "decimal"),
+        ("1", "10.50 --currency JPY", "more than 0 decimal places for JPY"),
+        ("1", "10 --currency XYZ", "ISO 4217"),
     ],
 )
 def test_a_bad_invoice_is_refused_with_a_reason(runner, number, amount, message):
-    result = runner.invoke(args=["invoices", "add", "--", number, amount])
+    amount, *options = amount.split(" ")
+    result = runner.invoke(args=["invoices", "add", *options, "--", number, amount])
 
     assert result.exit_code != 0
     assert message in result.output
@@ -106,3 +109,14 @@ def test_init_db_seeds_the_demo_only_when_asked_and_only_once(runner):
 
     assert "0 added, 5 kept" in again.output
     assert [r["number"] for r in listed(runner)] == ["1001", "1002", "1003", "1004", "1005"]
+
+
+def test_demo_invoices_are_refused_outside_development(tmp_path):
+    from app import create_app
+    from tests.conftest import settings
+
+    app = create_app(settings(tmp_path, PAYLINE_ENV="production"))
+    result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
+
+    assert result.exit_code != 0
+    assert "development only" in result.output

@@ -126,7 +126,7 @@ def test_after_three_failed_payments_the_caller_is_told_to_call_again(ivr):
     [
         ("1,9999#,9998#,9997#", "could not find invoice 9, 9, 9, 7"),
         ("1,,,", "did not receive an invoice number"),
-        ("1,1234567890123#,#,#", "could not find"),
+        ("1,4111111111111111#,#,#", "That is not a valid invoice number"),
     ],
 )
 def test_an_unknown_or_missing_invoice_number_is_asked_three_times_then_goodbye(ivr, digits, heard):
@@ -180,7 +180,7 @@ def test_star_and_hang_up_during_pay_leave_the_invoice_open_and_are_recorded(
 def test_star_is_answered_with_the_retry_menu(ivr):
     transcript = call(ivr, "--digits", "1,1001#,2", "--star-at", "bank-account-number")
 
-    assert "You cancelled the payment" in said(transcript)
+    assert "You cancelled. Nothing has been charged." in said(transcript)
     assert "To try again with a card, press 1" in said(transcript)
 
 
@@ -212,6 +212,8 @@ def test_no_choice_at_the_method_menu_is_asked_three_times_then_goodbye(ivr):
     transcript = call(ivr, "--digits", "1,1001#")
 
     assert said(transcript).count("To pay by card, press 1") == 3
+    assert said(transcript).endswith("We did not receive a choice. Goodbye.")
+    assert transcript["ended"] == "hangup"
     assert transcript["payments"] == []
 
 
@@ -267,9 +269,11 @@ def test_a_second_payment_for_a_paid_invoice_is_recorded_but_does_not_settle_it_
     first = call(ivr, "--digits", "1,1001#,1")["payments"][0]
     late = {**first["callback"], "CallSid": "CA" + "9" * 32, "PaymentConfirmationCode": "ch_x"}
 
-    twilio_post_for(ivr, first["action_url"], late)
+    answer = twilio_post_for(ivr, first["action_url"], late)
 
+    assert b"refund the duplicate payment" in answer.data
     assert len(payments(ivr)) == 2
+    assert "refund due" in payments(ivr)[1]["note"]
     assert invoice(ivr, "1001")["confirmation"] == first["callback"]["PaymentConfirmationCode"]
 
 
@@ -286,3 +290,136 @@ def twilio_post_for():
         return app.test_client().post(path, data=params, headers=headers)
 
     return post
+
+
+def add_invoice(app, number: str, amount: str, *options: str) -> None:
+    result = app.test_cli_runner().invoke(args=["invoices", "add", *options, number, amount])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_card_number_keyed_as_an_invoice_number_is_never_read_back(ivr):
+    transcript = call(ivr, "--digits", "1,4111111111111111#")
+
+    assert "That is not a valid invoice number" in said(transcript)
+    assert "4, 1, 1, 1" not in said(transcript)
+
+
+def test_a_second_caller_cannot_pay_an_invoice_while_the_first_is_paying(ivr, twilio_post_for):
+    first_call = {"CallSid": "CA" + "1" * 32, "Digits": "1"}
+    url = "https://pay.example.com/voice/method?invoice=1001&attempt=1&tries=1"
+    assert b"<Pay" in twilio_post_for(ivr, url, first_call).data
+
+    second = call(ivr, "--digits", "1,1001#,1")
+
+    assert second["payments"] == []
+    assert "already in progress" in said(second)
+
+
+def test_the_same_caller_may_retry_while_holding_the_invoice(ivr):
+    transcript = call(ivr, "--digits", "1,1003#,1,1")
+
+    assert len(transcript["payments"]) == 2
+
+
+def test_a_connector_that_never_answers_is_an_unknown_outcome_not_a_retry(ivr):
+    transcript = call(
+        ivr, "--digits", "1,1001#,1,1", "--connector", "Default=http://127.0.0.1:9/connector"
+    )
+
+    assert transcript["result"]["Result"] == "payment-connector-error"
+    assert "could not confirm whether your payment went through" in said(transcript)
+    assert "Nothing has been charged" not in said(transcript)
+    assert "try again with a card" not in said(transcript)
+    assert len(transcript["payments"]) == 1
+    assert "already in progress" in said(call(ivr, "--digits", "1,1001#"))
+
+
+def test_a_processing_error_is_an_unknown_outcome(ivr):
+    add_invoice(ivr, "3005", "10.54")
+
+    transcript = call(ivr, "--digits", "1,3005#,1")
+
+    assert transcript["result"]["ConnectorError"] == "processing_error"
+    assert "could not confirm" in said(transcript)
+    assert "Nothing has been charged" not in said(transcript)
+
+
+def test_a_bank_decline_is_not_called_a_card_decline(ivr):
+    transcript = call(ivr, "--digits", "1,1003#,2")
+
+    assert "Your bank declined the payment" in said(transcript)
+    assert "card was declined" not in said(transcript)
+
+
+def test_after_the_third_failed_payment_a_person_is_still_offered(tmp_path):
+    app = make_app(tmp_path, AGENT_NUMBER="+15005550009")
+
+    transcript = call(app, "--digits", "1,1003#,1,1,1,0")
+
+    assert len(transcript["payments"]) == 3
+    last_menu = transcript["steps"][-2]["said"]
+    assert "try again" not in " ".join(last_menu)
+    assert [d for step in transcript["steps"] for d in step["dialed"]] == ["+15005550009"]
+
+
+def test_a_failed_card_save_can_be_retried_on_a_paid_invoice(ivr):
+    call(ivr, "--digits", "1,1001#,1")
+
+    transcript = call(ivr, "--digits", "2,1001#,1", "--star-at", "security-code")
+
+    assert len(transcript["payments"]) == 2
+    assert "To try again, press 1" in said(transcript)
+    assert "Nothing was saved" in said(transcript)
+
+
+def test_saving_a_card_uses_saving_words_not_payment_words(ivr):
+    transcript = call(ivr, "--digits", "2,1002#")
+
+    pay = transcript["payments"][0]
+    assert "while we save your card" in json.dumps(pay) + said(transcript)
+    assert "process your payment" not in json.dumps(pay) + said(transcript)
+
+
+def test_wrong_keys_at_the_menu_count_as_tries(ivr):
+    transcript = call(ivr, "--digits", "9,9,9,9,9")
+
+    assert said(transcript).count("not one of the choices") == 3
+    assert transcript["ended"] == "hangup"
+    assert len(transcript["steps"]) <= 7
+
+
+def test_wrong_keys_at_the_method_menu_count_as_tries_then_goodbye(ivr):
+    transcript = call(ivr, "--digits", "1,1001#,7,7,7")
+
+    assert said(transcript).endswith("We did not receive a choice. Goodbye.")
+    assert transcript["payments"] == []
+
+
+def test_bank_accounts_are_offered_for_dollar_invoices_only(ivr):
+    transcript = call(ivr, "--digits", "1,1004#,2,1")
+
+    assert "bank account" not in said(transcript)
+    assert [p["pay"]["paymentMethod"] for p in transcript["payments"]] == ["credit-card"]
+
+
+def test_a_yen_invoice_is_charged_and_read_without_cents(ivr):
+    add_invoice(ivr, "5001", "1000", "--currency", "JPY")
+
+    transcript = call(ivr, "--digits", "1,5001#,1")
+
+    assert transcript["payments"][0]["pay"]["chargeAmount"] == "1000"
+    assert "one thousand yen" in said(transcript)
+    assert transcript["result"]["Result"] == "success"
+
+
+def test_an_action_request_without_result_is_recorded_as_too_many_failed_attempts(
+    ivr, twilio_post_for
+):
+    url = (
+        "https://pay.example.com/voice/pay/complete?invoice=1001&purpose=pay&attempt=1"
+        "&amount=42.50&currency=USD"
+    )
+    response = twilio_post_for(ivr, url, {"CallSid": "CA" + "4" * 32})
+
+    assert b"could not read your payment details" in response.data
+    assert payments(ivr)[0]["result"] == "too-many-failed-attempts"

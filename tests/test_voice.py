@@ -46,7 +46,7 @@ def test_incoming_call_gets_the_menu_gather(twilio_post):
     gather = root.find("./Gather")
 
     assert gather.get("numDigits") == "1"
-    assert gather.get("action") == f"{PUBLIC_BASE_URL}/voice/menu"
+    assert gather.get("action") == f"{PUBLIC_BASE_URL}/voice/menu?tries=1"
     assert "press 1" in " ".join(say.text for say in gather.iter("Say"))
     assert "press 0" not in " ".join(say.text for say in gather.iter("Say"))
     assert root.find("./Redirect").text == f"{PUBLIC_BASE_URL}/voice/incoming?tries=2"
@@ -125,7 +125,7 @@ def test_without_public_base_url_the_request_url_is_what_is_signed(tmp_path):
     headers = {"X-Twilio-Signature": signature("http://localhost/voice/incoming", CALL)}
     response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
 
-    assert parse(response).find("./Gather").get("action") == "http://localhost/voice/menu"
+    assert parse(response).find("./Gather").get("action") == "http://localhost/voice/menu?tries=1"
 
 
 def test_a_raw_query_string_is_signed_as_sent_without_public_base_url(tmp_path):
@@ -154,7 +154,9 @@ def test_behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_what_is_signed
     }
     response = app.test_client().post("/voice/incoming", data=CALL, headers=headers)
 
-    assert parse(response).find("./Gather").get("action") == "https://abc.ngrok.app/voice/menu"
+    assert (
+        parse(response).find("./Gather").get("action") == "https://abc.ngrok.app/voice/menu?tries=1"
+    )
 
 
 def callback(result: str, **fields) -> dict:
@@ -224,7 +226,7 @@ def test_card_shaped_text_in_callback_fields_is_masked_before_it_is_stored(twili
 
     [row] = store.payment_for_call(CALL["CallSid"])
     assert "4111111111111111" not in row["payment_error"]
-    assert row["payment_error"].endswith("1111")
+    assert row["payment_error"].endswith("11")
 
 
 def test_status_callbacks_are_recorded_in_order(twilio_post, store):
@@ -257,3 +259,20 @@ def test_healthz_reports_the_database(client):
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": True}
+
+
+def test_an_unlabelled_bank_account_number_in_error_text_is_masked():
+    from ivr.records import pay_record
+
+    record = pay_record(
+        {
+            "CallSid": "CA1",
+            "Result": "payment-connector-error",
+            "PaymentError": "Account 123456789 is closed",
+            "ConnectorError": "acct 12345678 bad",
+        },
+        {},
+    )
+
+    assert record["payment_error"] == "Account *******89 is closed"
+    assert "12345678" not in record["connector_error"]

@@ -18,7 +18,7 @@ import requests
 
 from connector.processors import ProcessorResult, ProcessorUnavailable
 from connector.protocol import ConnectorRequest, ErrorCode
-from connector.redact import mask_secrets
+from connector.redact import mask_long_numbers, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _interpret(reply: requests.Response) -> ProcessorResult:
         return ProcessorResult(
             id=None,
             error_code=code if code in KNOWN_CODES else ErrorCode.PROCESSING_ERROR.value,
-            error_message=mask_secrets(
+            error_message=mask_long_numbers(
                 str(body.get("error_message") or "the gateway refused the payment")[:200]
             ),
             parameters={"processor": "http", "gateway_error_code": mask_secrets(code[:64])},
