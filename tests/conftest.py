@@ -23,6 +23,17 @@ CONNECTOR_PASSWORD = "connector-secret"
 PUBLIC_BASE_URL = "https://pay.example.com"
 
 VISA = "4111111111111111"
+TEST_CARDS = [  # Twilio's TEST-mode cards, exactly as published
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "3065930009020004",
+    "3566002020360505",
+    "6200000000000005",
+    "6771798021000008",
+]
+
 TEST_CVV = "739"
 
 

@@ -6,18 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import ach_charge, basic_auth, card_charge, tokenize
-
-TEST_CARDS = [
-    "4111111111111111",
-    "5555555555554444",
-    "378282246310005",
-    "6011111111111117",
-    "3065930009020004",
-    "3566002020360505",
-    "6200000000000005",
-    "6771798021000008",
-]
+from tests.conftest import TEST_CARDS, ach_charge, basic_auth, card_charge, tokenize
 
 
 def cvv_for(number: str) -> str:

@@ -11,17 +11,9 @@ import re
 import sqlite3
 from pathlib import Path
 
-PANS = [
-    "4111111111111111",
-    "5555555555554444",
-    "378282246310005",
-    "6011111111111117",
-    "3065930009020004",
-    "3566002020360505",
-    "6200000000000005",
-    "6771798021000008",
-    "4242424242424242",
-]
+from tests.conftest import TEST_CARDS
+
+PANS = [*TEST_CARDS, "4242424242424242"]
 ACCOUNTS = ["123456789", "12345678"]
 CVVS = {"739", "7391"}
 LABELLED_CVV = re.compile(rb"(?i)(cvv|cvc|securitycode)\W{0,6}(7391|739)\b")
