@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
@@ -51,7 +51,8 @@ class CallConfig:
 
     ``connectors`` maps a paymentConnector name to its endpoint; every other name goes to
     ``default_connector``, or, when that is None, to the app's own ``/connector`` with
-    ``connector_username``/``connector_password``.
+    ``connector_username``/``connector_password`` — unless ``installed_only`` is set: then a
+    name that is not in ``connectors`` is a connector Twilio does not know (error 64004).
     """
 
     auth_token: str = field(repr=False)
@@ -64,6 +65,7 @@ class CallConfig:
     connector_password: str = field(default="", repr=False)
     connectors: dict[str, ConnectorEndpoint] = field(default_factory=dict)
     default_connector: ConnectorEndpoint | None = None
+    installed_only: bool = False
     connector_timeout: float = CONNECTOR_TIMEOUT
     connector_retries: int = CONNECTOR_RETRIES
     webhook_timeout: float = WEBHOOK_TIMEOUT
@@ -325,6 +327,8 @@ class _CallRunner:
         )
         session = PaySession(spec, self.caller, env)
         outcome = session.run()
+        # The caller presses * once: a <Pay> the app offers again afterwards goes on normally.
+        self.caller = replace(self.caller, star_at=None)
         step.said.extend(session.said)
         step.pressed.extend(session.pressed)
         self.transcript.payments.append(outcome.payment)
@@ -356,11 +360,13 @@ class _CallRunner:
             self.warn(f"statusCallback {url} For={params.get('For')} answered HTTP {reply.status}")
         return {"url": url, "status": reply.status}
 
-    def _connector_for(self, name: str) -> ConnectorEndpoint:
+    def _connector_for(self, name: str) -> ConnectorEndpoint | None:
         if name in self.config.connectors:
             return self.config.connectors[name]
         if self.config.default_connector is not None:
             return self.config.default_connector
+        if self.config.installed_only:
+            return None
         return ConnectorEndpoint(
             url=self.transport.base_url.rstrip("/") + "/connector",
             username=self.config.connector_username,

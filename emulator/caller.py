@@ -32,7 +32,8 @@ class Caller:
 
     ``digits``: one entry per <Gather>, in order; an entry may end with the gather's
     finishOnKey (``#`` by default); an empty entry presses nothing. ``cvv=None`` means a
-    valid code for the card's type. ``star_at``/``hangup_at`` name a <Pay> step.
+    valid code for the card's type. ``star_at``/``hangup_at`` name a <Pay> step (``star_at``
+    of the call's first <Pay>: a caller who cancelled and is offered another goes on).
     """
 
     digits: list[str] = field(default_factory=list)

@@ -2,7 +2,8 @@
 
 The app factory registers them (``app.cli.add_command(simulate_call)``). Settings come only
 from ``current_app.config``: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, CONNECTOR_USERNAME,
-CONNECTOR_PASSWORD and PUBLIC_BASE_URL.
+CONNECTOR_PASSWORD, PAY_CONNECTOR (the one connector name that is "installed") and
+PUBLIC_BASE_URL.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def _summary(fields: dict[str, str] | None) -> str:
 @click.option("--postal-code", help="Postal code (default 94111; '' presses nothing).")
 @click.option("--bank-account", help="Bank account number (default: the 9-digit test account).")
 @click.option("--routing-number", help="Routing number (default: an ABA-valid one).")
-@click.option("--star-at", type=click.Choice(PAY_STEPS), help="Press * at this <Pay> step.")
+@click.option(
+    "--star-at", type=click.Choice(PAY_STEPS), help="Press * at this step of the first <Pay>."
+)
 @click.option("--hangup-at", type=click.Choice(PAY_STEPS), help="Hang up at this <Pay> step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript as one JSON document.")
 @click.option(
@@ -110,6 +113,12 @@ def simulate_call(
     username = config.get("CONNECTOR_USERNAME") or ""
     password = config.get("CONNECTOR_PASSWORD") or ""
     overrides = dict(_connector_override(spec, username, password) for spec in connector_overrides)
+    installed = config.get("PAY_CONNECTOR") or "Default"
+    if installed not in overrides:
+        # The app's own connector is installed under the name the app says (PAY_CONNECTOR),
+        # and only under that name: <Pay paymentConnector="Other"> fails as on Twilio.
+        base = url.rstrip("/") if url else "http://localhost"
+        overrides[installed] = ConnectorEndpoint(base + "/connector", username, password)
     supplied = {
         "card": card,
         "expiry": expiry,
@@ -140,6 +149,7 @@ def simulate_call(
         connector_username=username,
         connector_password=password,
         connectors=overrides,
+        installed_only=True,
         connector_timeout=connector_timeout,
     )
     on_line = None if as_json else click.echo

@@ -329,7 +329,7 @@ class PayEnvironment:
 
     call_params: dict[str, str]
     post_status: Callable[[str, str, dict[str, str]], dict[str, Any]]
-    connector_for: Callable[[str], ConnectorEndpoint]
+    connector_for: Callable[[str], ConnectorEndpoint | None]
     send_connector: Callable[[ConnectorEndpoint, bytes, dict[str, str], float], Reply]
     report: Callable[[str], None]
     connector_timeout: float = CONNECTOR_TIMEOUT
@@ -493,8 +493,14 @@ class PaySession:
         spec, env = self.spec, self.env
         method = spec.method
         endpoint = env.connector_for(spec.payment_connector)
-        body = self.connector_request()
         self.payment.connector = spec.payment_connector
+        if endpoint is None:
+            env.report(f"  no pay connector is installed as {spec.payment_connector!r} (64004)")
+            return "payment-connector-error", {
+                "PaymentError": f"paymentConnector {spec.payment_connector!r} is not installed",
+                "PayErrorCode": "64004",
+            }
+        body = self.connector_request()
         self.payment.connector_url = endpoint.url
         self.payment.connector_request = mask_connector_request(body)
         payload = json.dumps(body).encode("utf-8")

@@ -423,3 +423,11 @@ def test_an_action_request_without_result_is_recorded_as_too_many_failed_attempt
 
     assert b"could not read your payment details" in response.data
     assert payments(ivr)[0]["result"] == "too-many-failed-attempts"
+
+
+def test_star_then_a_successful_retry_pays_the_invoice(ivr):
+    transcript = call(ivr, "--digits", "1,1001#,1,1", "--star-at", "expiration-date")
+
+    results = [p["callback"]["Result"] for p in transcript["payments"]]
+    assert results == ["caller-interrupted-with-star", "success"]
+    assert invoice(ivr, "1001")["status"] == "paid"

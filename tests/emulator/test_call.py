@@ -428,3 +428,16 @@ def test_gather_with_method_get_sends_digits_in_the_signed_query(
     assert transcript.steps[1].method == "GET"
     assert transcript.steps[1].said == ["GET Digits 5"]
     assert fake_app.extensions["fake"].signature_failures == []
+
+
+def test_a_pay_connector_name_that_is_not_installed_fails_with_64004(
+    fake_app, wsgi_transport, place_call
+):
+    elsewhere = ConnectorEndpoint("http://localhost/connector", CONNECTOR_USERNAME, "x")
+    transcript = place_call(
+        wsgi_transport, Caller(digits=["1"]), installed_only=True, connectors={"Other": elsewhere}
+    )
+
+    assert transcript.result["Result"] == "payment-connector-error"
+    assert transcript.result["PayErrorCode"] == "64004"
+    assert fake_app.extensions["fake"].connector_requests == []
