@@ -25,6 +25,10 @@ _LABELLED_SECRET = re.compile(
 _SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_LABEL})$")
 
 
+# A UUID (Twilio's and our ids) can hold dash-grouped digit runs that look like a PAN.
+_UUID = re.compile(r"([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})")
+
+
 def mask_card_numbers(text: str) -> str:
     """Replace anything shaped like a card number by x's and its last four digits."""
 
@@ -32,7 +36,8 @@ def mask_card_numbers(text: str) -> str:
         digits = re.sub(r"[^0-9]", "", match.group(0))
         return "x" * (len(digits) - 4) + digits[-4:]
 
-    return _PAN_LIKE.sub(mask, text)
+    parts = _UUID.split(text)  # odd indexes are the UUIDs, left as they are
+    return "".join(part if i % 2 else _PAN_LIKE.sub(mask, part) for i, part in enumerate(parts))
 
 
 def mask_secrets(text: str) -> str:

@@ -93,7 +93,10 @@ class ConnectorService:
                 "the payment processor did not confirm the outcome; check before charging again",
             )
             return Outcome(response, final=False, summary=summary)
-        parameters = mask_value({**request.parameters, **_echo(request), **result.parameters})
+        parameters = {
+            **mask_value({**request.parameters, **result.parameters}),
+            **_echo(request),
+        }
         response = ConnectorResponse(
             method=request.method,
             id=result.id,

@@ -51,6 +51,13 @@ def test_values_under_secret_names_are_masked_whole():
     assert masked == {"cvv": "***", "BankAccountNumber": "***", "note": "ok", "n": 1}
 
 
+def test_a_uuid_with_dash_grouped_digits_is_not_a_card_number():
+    text = "tx 3e95f8bd-0123-4567-8901-23260ac8bb0e then 4111-1111-1111-1111"
+    assert (
+        mask_card_numbers(text) == "tx 3e95f8bd-0123-4567-8901-23260ac8bb0e then xxxxxxxxxxxx1111"
+    )
+
+
 def test_timestamps_amounts_and_ids_are_left_alone():
     text = "2026-11-26 18:22:23,739 charged 1000000.00 USD ch_sbx_1a2b3c4d CA1234567890"
     assert mask_secrets(text) == text
