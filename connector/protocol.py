@@ -170,7 +170,8 @@ def parse_envelope(body: bytes) -> Envelope:
     transaction_id = payload.get("transaction_id")
     if not _valid_transaction_id(transaction_id):
         raise NotAConnectorRequest(
-            "transaction_id must be 1 to 255 printable ASCII characters", method
+            "transaction_id must be 1 to 255 printable ASCII characters, not a card number",
+            method,
         )
     return Envelope(method=method, transaction_id=transaction_id, payload=payload)
 
@@ -184,6 +185,21 @@ def _valid_transaction_id(value: Any) -> bool:
         isinstance(value, str)
         and 1 <= len(value) <= 255
         and all(" " <= char <= "~" for char in value)
+        and not _is_card_number(value)
+    )
+
+
+def _is_card_number(value: str) -> bool:
+    """A transaction_id that is a card number would be stored as the ledger's key: refused.
+
+    Only a value made of nothing but a valid (or a test) card number counts: ids with letters,
+    such as UUIDs and Twilio's SIDs, never do.
+    """
+    digits = value.replace(" ", "").replace("-", "")
+    return (
+        money.is_ascii_digits(digits)
+        and 12 <= len(digits) <= 19
+        and (digits in cards.TEST_CARDS or cards.luhn_valid(digits))
     )
 
 

@@ -210,6 +210,8 @@ def test_a_refused_request_charges_nothing(connector_post, store):
         (b'{"method": "charge", "transaction_id": "a\\u0000b"}', "transaction_id"),
         (b'{"method": "charge", "transaction_id": "x", "amount": NaN}', "not valid JSON"),
         (b'{"method": "tokenize", "transaction_id": 5}', "transaction_id"),
+        (b'{"method": "charge", "transaction_id": "4111111111111111"}', "not a card number"),
+        (b'{"method": "charge", "transaction_id": "4111-1111-1111-1111"}', "not a card number"),
     ],
 )
 def test_a_body_that_is_not_a_connector_request_gets_400_json(connector_post, body, message):

@@ -47,7 +47,7 @@ card_numbers = st.one_of(
 connector_requests = st.fixed_dictionaries(
     {
         "method": st.sampled_from(["charge", "tokenize", "refund", ""]) | scalars,
-        "transaction_id": st.text(min_size=0, max_size=40) | scalars,
+        "transaction_id": st.text(min_size=0, max_size=40) | scalars | card_numbers,
         "cardnumber": card_numbers,
         "cvv": st.text(alphabet=string.digits, max_size=5) | scalars,
         "amount": st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
