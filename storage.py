@@ -349,7 +349,7 @@ class Store:
     def recent_payments(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.db.query("select * from payments order by id desc limit ?", [limit]))
 
-    def payment_for_call(self, call_sid: str) -> list[dict[str, Any]]:
+    def payments_for_call(self, call_sid: str) -> list[dict[str, Any]]:
         return list(
             self.db.query("select * from payments where call_sid = ? order by id", [call_sid])
         )

@@ -45,7 +45,7 @@ def payments() -> str:
 @bp.get("/calls/<call_sid>")
 def call(call_sid: str) -> str:
     """One call: its payment attempts and every <Pay> progress event."""
-    attempts = store().payment_for_call(call_sid)
+    attempts = store().payments_for_call(call_sid)
     events = store().pay_events_for_call(call_sid)
     if not attempts and not events:
         abort(404)

@@ -92,7 +92,7 @@ def test_a_repeated_pay_result_is_ignored(store):
 
     assert store.record_pay_result(record)
     assert not store.record_pay_result(record)
-    assert len(store.payment_for_call("CA1")) == 1
+    assert len(store.payments_for_call("CA1")) == 1
 
 
 def test_migrate_is_safe_to_run_again(store, runner):

@@ -188,7 +188,7 @@ def test_each_result_is_answered_with_twiml_and_recorded(twilio_post, store, res
 
     assert root.tag == "Response"
     assert root[-1].tag == "Hangup"
-    [row] = store.payment_for_call(CALL["CallSid"])
+    [row] = store.payments_for_call(CALL["CallSid"])
     assert row["result"] == result
     assert row["amount"] == "10.00" and row["currency"] == "USD"
 
@@ -198,7 +198,7 @@ def test_success_reads_the_confirmation_code_character_by_character(twilio_post,
     spoken = " ".join(say.text for say in root.iter("Say"))
 
     assert "0, A, 1, B, 2, C, 3, D, 4, E, 5, F, 6, 7, 8, 9" in spoken
-    [row] = store.payment_for_call(CALL["CallSid"])
+    [row] = store.payments_for_call(CALL["CallSid"])
     assert row["confirmation_code"] == "ch_sbx_0a1b2c3d4e5f6789"
     assert row["last4"] == "1111"
     assert row["card_type"] == "visa"
@@ -218,13 +218,13 @@ def test_a_repeated_action_callback_is_recorded_once(twilio_post, store):
     second = twilio_post(COMPLETE, callback("success"))
 
     assert first.data == second.data
-    assert len(store.payment_for_call(CALL["CallSid"])) == 1
+    assert len(store.payments_for_call(CALL["CallSid"])) == 1
 
 
 def test_card_shaped_text_in_callback_fields_is_masked_before_it_is_stored(twilio_post, store):
     twilio_post(COMPLETE, callback("validation-error", PaymentError="bad 4111111111111111"))
 
-    [row] = store.payment_for_call(CALL["CallSid"])
+    [row] = store.payments_for_call(CALL["CallSid"])
     assert "4111111111111111" not in row["payment_error"]
     assert row["payment_error"].endswith("11")
 
