@@ -99,3 +99,20 @@ def twilio_post_for_admin():
         return app.test_client().post(path, data=params, headers=headers)
 
     return post
+
+
+def test_a_payment_that_needs_a_refund_is_flagged_on_the_dashboard(
+    dashboard, twilio_post_for_admin
+):
+    app, paid = dashboard
+    late = {**paid["result"], "CallSid": "CA" + "8" * 32, "PaymentConfirmationCode": "ch_late"}
+    from tests.conftest import PUBLIC_BASE_URL, signature
+
+    url = paid["payments"][0]["action_url"]
+    path = url.removeprefix(PUBLIC_BASE_URL)
+    headers = {"X-Twilio-Signature": signature(url, late)}
+    app.test_client().post(path, data=late, headers=headers)
+
+    page = app.test_client().get("/admin/", headers=OPERATOR).get_data(as_text=True)
+
+    assert "refund due" in page
