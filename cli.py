@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,6 +97,17 @@ def import_invoices(file: Path) -> None:
     click.echo(f"{len(invoices)} invoices imported")
 
 
+@invoices_group.command("release")
+@click.argument("number")
+def release_invoice(number: str) -> None:
+    """Lift a hold, after checking with the processor that the held payment did not go through."""
+    with opened_store() as store:
+        if store.invoice(number) is None:
+            raise click.ClickException(f"no invoice {number}")
+        released = store.clear_invoice_hold(number)
+    click.echo(f"invoice {number}: " + ("hold lifted" if released else "was not held"))
+
+
 @invoices_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
 def list_invoices(as_json: bool) -> None:
@@ -125,7 +137,22 @@ def _invoice_view(row: dict) -> dict:
         "confirmation": row["confirmation"],
         "paid_at": row["paid_at"],
         "card_on_file": card,
+        "hold": (
+            {
+                "reason": row["hold_reason"],
+                "call_sid": row["paying_call"],
+                "until": _iso(row["paying_until"]),
+            }
+            if row["paying_call"]
+            else None
+        ),
     }
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
 
 
 def register_commands(app: Flask) -> None:

@@ -23,10 +23,10 @@ ISO_4217 = frozenset(
 )
 """Active ISO 4217 currency codes (funds and metals left out: nobody pays a bill in gold)."""
 
-ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
-)
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split())
 """Currencies without minor units: an amount in them has no cents."""
+THREE_DECIMAL = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+"""Currencies with three decimal places (fils, baisa, millimes)."""
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -48,7 +48,9 @@ def currency_code(value: object) -> str:
 
 
 def minor_units(currency: str) -> int:
-    return 0 if currency in ZERO_DECIMAL else 2
+    if currency in ZERO_DECIMAL:
+        return 0
+    return 3 if currency in THREE_DECIMAL else 2
 
 
 def parse_amount(text: str, currency: str) -> Decimal:

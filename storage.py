@@ -153,6 +153,13 @@ def m003_invoice_claims(db: sqlite_utils.Database) -> None:
     db["payments"].add_column("note", str)
 
 
+@migrations()
+def m004_invoice_hold_reason(db: sqlite_utils.Database) -> None:
+    """Why an invoice is held: a caller's <Pay> ('paying') or a payment to reconcile
+    ('unknown'), which no caller — not even the one who made it — may pay over."""
+    db["invoices"].add_column("hold_reason", str)
+
+
 class InvoiceExists(Exception):
     """An invoice with that number is already in the database."""
 
@@ -399,22 +406,42 @@ class Store:
     def claim_invoice(self, number: str, call_sid: str, until: float, now: float) -> bool:
         """Let this call (alone) run a <Pay> for an open invoice until `until`.
 
-        A compare-and-set: it succeeds when nobody holds the invoice, this call already does,
-        or the holder's time ran out — so two callers can never pay one invoice at once.
+        A compare-and-set: it succeeds when nobody holds the invoice, this call holds it for
+        paying, or the hold ran out — so two callers can never pay one invoice at once, and a
+        payment whose outcome is unknown blocks every new one until its hold lapses.
         """
         return bool(
             self.db.execute(
-                "update invoices set paying_call = ?, paying_until = ?"
-                " where number = ? and status = 'open'"
-                " and (paying_call is null or paying_call = ? or paying_until < ?)",
+                "update invoices set paying_call = ?, paying_until = ?, hold_reason = 'paying'"
+                " where number = ? and status = 'open' and (paying_call is null"
+                " or (paying_call = ? and hold_reason = 'paying') or paying_until < ?)",
                 [call_sid, until, number, call_sid, now],
             ).rowcount
         )
 
-    def release_invoice(self, number: str, call_sid: str) -> None:
+    def hold_invoice_unknown(self, number: str, call_sid: str, until: float) -> None:
+        """The last payment's outcome is unknown: no new payment until it is reconciled."""
         self.db.execute(
-            "update invoices set paying_call = null, paying_until = null"
-            " where number = ? and paying_call = ?",
+            "update invoices set paying_call = ?, paying_until = ?, hold_reason = 'unknown'"
+            " where number = ? and status = 'open'",
+            [call_sid, until, number],
+        )
+
+    def clear_invoice_hold(self, number: str) -> bool:
+        """An operator's decision after reconciling: the invoice may be paid again."""
+        return bool(
+            self.db.execute(
+                "update invoices set paying_call = null, paying_until = null, hold_reason = null"
+                " where number = ? and paying_call is not null",
+                [number],
+            ).rowcount
+        )
+
+    def release_invoice(self, number: str, call_sid: str) -> None:
+        """End this call's 'paying' hold (an 'unknown' hold is left to lapse or reconcile)."""
+        self.db.execute(
+            "update invoices set paying_call = null, paying_until = null, hold_reason = null"
+            " where number = ? and paying_call = ? and hold_reason = 'paying'",
             [number, call_sid],
         )
 
@@ -431,7 +458,7 @@ class Store:
             payment_id = self.db.execute("select last_insert_rowid()").fetchone()[0]
             settled = self.db.execute(
                 "update invoices set status = 'paid', payment_id = ?, confirmation = ?,"
-                " paid_at = ?, paying_call = null, paying_until = null"
+                " paid_at = ?, paying_call = null, paying_until = null, hold_reason = null"
                 " where number = ? and status = 'open'",
                 [payment_id, record.get("confirmation_code"), now_iso(), number],
             ).rowcount

@@ -19,6 +19,7 @@ from typing import Any
 
 import money
 from connector import cards
+from connector.redact import card_numbers_in
 
 MAX_BODY_BYTES = 64 * 1024
 ASCII_SPACE = " \t\r\n"
@@ -190,64 +191,67 @@ def _valid_transaction_id(value: Any) -> bool:
 
 
 def _is_card_number(value: str) -> bool:
-    """A transaction_id that is a card number would be stored as the ledger's key: refused.
+    """A transaction_id holding a card number would be stored as the ledger's key: refused.
 
-    Only a value made of nothing but a valid (or a test) card number counts: ids with letters,
-    such as UUIDs and Twilio's SIDs, never do.
+    Uses the same detector as the log masking, so that what is refused and what is masked
+    agree; a card-shaped run counts when it holds a test card or passes the Luhn check as a
+    whole. Ids with letters around their digits (UUIDs, Twilio's SIDs) never count.
     """
-    digits = value.replace(" ", "").replace("-", "")
-    return (
-        money.is_ascii_digits(digits)
-        and 12 <= len(digits) <= 19
-        and (digits in cards.TEST_CARDS or cards.luhn_valid(digits))
+    return any(
+        any(card in run for card in cards.TEST_CARDS)
+        or (12 <= len(run) <= 19 and cards.luhn_valid(run))
+        for run in card_numbers_in(value)
     )
 
 
-def fingerprint(envelope: Envelope, secret: str, request: ConnectorRequest | None) -> str:
+def fingerprint(envelope: Envelope, secret: str) -> str:
     """A keyed hash (HMAC-SHA256) of the details that must not change between retries.
 
-    Computed from the validated values when the request is valid, so that "08"/"8" or "39"/
-    "2039" are the same card; from the raw text otherwise. Keyed so that the stored value is
-    useless for recovering a card number: a plain hash of a 16-digit PAN is brute-forced in
-    minutes.
+    Built from the fields as sent, normalised ("8"/"08", "39"/"2039", "10.0"/"10.00", spaces)
+    but never from whether they validate: validity depends on today's date (a card expiring
+    this month is valid at 23:59 on its last day and expired a minute later), and a retry must
+    match its original whenever it comes. Keyed so that the stored value is useless for
+    recovering a card number: a plain hash of a 16-digit PAN is brute-forced in minutes.
     """
-    if request is not None:
-        details = {
-            "valid": True,
-            "method": request.method,
-            "amount": str(request.amount) if request.amount is not None else "",
-            "currency": request.currency or "",
-            "card": [request.card.number, request.card.expiry_month, request.card.expiry_year]
-            if request.card
-            else None,
-            "bank": [request.bank.account_number, request.bank.routing_number]
-            if request.bank
-            else None,
-        }
-    else:
-        payload = envelope.payload
-        details = {
-            "valid": False,
-            "method": envelope.method,
-            **{name: _scalar_text(payload.get(name)) for name in _FINGERPRINTED_FIELDS},
-        }
+    payload = envelope.payload
+    details = {
+        "method": envelope.method,
+        "amount": _normal_amount(payload.get("amount")),
+        "currency": _normal_text(payload.get("currency_code")).upper(),
+        "cardnumber": _normal_digits(payload.get("cardnumber")),
+        "expiry_month": _normal_number(payload.get("expiry_month")),
+        "expiry_year": _normal_year(payload.get("expiry_year")),
+        "bankaccountnumber": _normal_digits(payload.get("bankaccountnumber")),
+        "routingnumber": _normal_digits(payload.get("routingnumber")),
+    }
     message = json.dumps(details, sort_keys=True).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-_FINGERPRINTED_FIELDS = (
-    "amount",
-    "currency_code",
-    "cardnumber",
-    "expiry_month",
-    "expiry_year",
-    "bankaccountnumber",
-    "routingnumber",
-)
+def _normal_text(value: Any) -> str:
+    return "" if value is None else str(value).strip(ASCII_SPACE)
 
 
-def _scalar_text(value: Any) -> str:
-    return "" if value is None else str(value)
+def _normal_digits(value: Any) -> str:
+    return _normal_text(value).replace(" ", "").replace("-", "")
+
+
+def _normal_number(value: Any) -> str:
+    text = _normal_text(value)
+    return str(int(text)) if money.is_ascii_digits(text) and len(text) < 9 else text
+
+
+def _normal_year(value: Any) -> str:
+    text = _normal_number(value)
+    return str(2000 + int(text)) if money.is_ascii_digits(text) and int(text) < 100 else text
+
+
+def _normal_amount(value: Any) -> str:
+    text = _normal_text(value)
+    whole, _, fraction = text.partition(".")
+    if not (money.is_ascii_digits(whole) and (not fraction or money.is_ascii_digits(fraction))):
+        return text
+    return (whole.lstrip("0") or "0") + ("." + fraction.rstrip("0") if fraction.rstrip("0") else "")
 
 
 def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorRequest:

@@ -13,7 +13,8 @@ import re
 # Twelve or more digits, optionally grouped by spaces, dots, dashes or slashes: the shape of a
 # PAN (and of most bank account numbers). Deliberately no Luhn check and no upper bound: a
 # mistyped card number is still card data, and two numbers written back to back are one run.
-_PAN_LIKE = re.compile(r"(?<![0-9])[0-9](?:[ ./-]{0,2}[0-9]){11,}(?![0-9])")
+# Digits inside a word (`CA3f…`, a hex id) are not a card number: a run must not touch a letter.
+_PAN_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ ./-]{0,2}[0-9]){11,}(?![0-9A-Za-z])")
 _SECRET_LABEL = (
     r"cvv2?|cvc2?|csc|security[_ -]?code|pan|card[_ -]?number|cardnumber|"
     r"bank[_ -]?account(?:[_ -]?number)?|bankaccountnumber|account[_ -]?number"
@@ -25,8 +26,30 @@ _LABELLED_SECRET = re.compile(
 _SECRET_KEY = re.compile(rf"(?i)^(?:{_SECRET_LABEL})$")
 
 
-# A UUID (Twilio's and our ids) can hold dash-grouped digit runs that look like a PAN.
-_UUID = re.compile(r"([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})")
+# A UUID (ours, the emulator's transaction ids) holds dash-grouped digit runs that look like a
+# PAN; it is left alone whole.
+_UUID = re.compile(
+    r"((?<![0-9A-Za-z])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![0-9A-Za-z]))"
+)
+_LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{4,}(?![0-9A-Za-z])")
+
+
+def _outside_uuids(text: str, mask) -> str:
+    parts = _UUID.split(text)  # odd indexes are the UUIDs
+    return "".join(part if i % 2 else mask(part) for i, part in enumerate(parts))
+
+
+def card_numbers_in(text: str) -> list[str]:
+    """The digits of every card-shaped run in the text (UUIDs and words excepted)."""
+    found: list[str] = []
+    _outside_uuids(
+        text,
+        lambda part: (
+            found.extend(re.sub(r"[^0-9]", "", m.group(0)) for m in _PAN_LIKE.finditer(part))
+            or part
+        ),
+    )
+    return found
 
 
 def mask_card_numbers(text: str) -> str:
@@ -36,8 +59,7 @@ def mask_card_numbers(text: str) -> str:
         digits = re.sub(r"[^0-9]", "", match.group(0))
         return "x" * (len(digits) - 4) + digits[-4:]
 
-    parts = _UUID.split(text)  # odd indexes are the UUIDs, left as they are
-    return "".join(part if i % 2 else _PAN_LIKE.sub(mask, part) for i, part in enumerate(parts))
+    return _outside_uuids(text, lambda part: _PAN_LIKE.sub(mask, part))
 
 
 def mask_secrets(text: str) -> str:
@@ -49,8 +71,11 @@ def mask_secrets(text: str) -> str:
 def mask_long_numbers(text: str) -> str:
     """For error text from outside (a gateway, Twilio's PaymentError): card data masked, and
     any other run of 4+ digits cut to its last two, as Twilio masks a bank account number."""
-    text = mask_secrets(text)
-    return re.sub(r"[0-9]{4,}", lambda m: "*" * (len(m.group(0)) - 2) + m.group(0)[-2:], text)
+
+    def mask(part: str) -> str:
+        return _LONG_NUMBER.sub(lambda m: "*" * (len(m.group(0)) - 2) + m.group(0)[-2:], part)
+
+    return _outside_uuids(mask_secrets(text), mask)
 
 
 def mask_value(value: object) -> object:

@@ -59,7 +59,7 @@ class ConnectorService:
             request, refusal = None, error
         response = answer_once(
             envelope,
-            fingerprint(envelope, self.secret, request),
+            fingerprint(envelope, self.secret),
             lambda: self._decide(envelope, request, refusal),
             store=self.store,
             open_store=self.open_store,

@@ -42,6 +42,7 @@ class FlowSettings:
 class FlowStore(Protocol):
     def invoice(self, number: str) -> dict[str, Any] | None: ...
     def claim_invoice(self, number: str, call_sid: str, until: float, now: float) -> bool: ...
+    def hold_invoice_unknown(self, number: str, call_sid: str, until: float) -> None: ...
     def release_invoice(self, number: str, call_sid: str) -> None: ...
     def settle_invoice(self, number: str, record: dict[str, Any]) -> str: ...
     def save_card_on_file(self, number: str, record: dict[str, Any]) -> None: ...
@@ -131,14 +132,13 @@ class CallFlow:
         return None
 
     def _unpayable(self, found: dict) -> str | None:
+        """Why this call cannot pay the invoice now (the same rule claim_invoice enforces)."""
         if found["status"] == "paid":
             return f"Invoice {_digits(found['number'])} is already paid. Thank you."
-        held_by_other = found["paying_call"] not in (None, self.call_sid)
-        if held_by_other and (found["paying_until"] or 0) > self.clock():
-            return (
-                f"A payment for invoice {_digits(found['number'])} is already in progress. "
-                "Please try again later."
-            )
+        held = (found["paying_until"] or 0) > self.clock()
+        ours = found["paying_call"] == self.call_sid and found["hold_reason"] == "paying"
+        if held and not ours:
+            return _in_progress(found["number"])
         return None
 
     # -- balance and method -----------------------------------------------------------------
@@ -198,24 +198,17 @@ class CallFlow:
         if not self.store.claim_invoice(
             number, self.call_sid, now + self.settings.hold_seconds, now
         ):
-            return twiml.goodbye(
-                self.voice,
-                f"A payment for invoice {_digits(number)} is already in progress. "
-                "Please try again later.",
-            )
+            return twiml.goodbye(self.voice, _in_progress(number))
         amount = Decimal(found["amount"])
         parameters = self._parameters(found)
         if payment_method == "ach-debit":
             parameters["AVSName"] = found["customer"] or "Account holder"
+        query = dict(invoice=number, purpose="pay", attempt=attempt, amount=str(amount))
         request = twiml.PayRequest(
             connector=self.settings.connector,
-            action=self.link(
-                "voice.pay_complete",
-                invoice=number,
-                purpose="pay",
-                attempt=attempt,
-                amount=str(amount),
-                currency=found["currency"],
+            action=self.link("voice.pay_complete", **query, currency=found["currency"]),
+            fallback=self.link(
+                "voice.pay_complete", **query, currency=found["currency"], fallback=1
             ),
             status_callback=self.link("voice.pay_status"),
             amount=amount,
@@ -276,18 +269,17 @@ class CallFlow:
             record["result"], record["connector_error"], record["pay_error_code"]
         )
         if unknown:
-            now = self.clock()
-            until = now + self.settings.unknown_hold_seconds
-            self.store.claim_invoice(number, self.call_sid, until, now)
+            until = self.clock() + self.settings.unknown_hold_seconds
+            self.store.hold_invoice_unknown(number, self.call_sid, until)
         else:
             self.store.release_invoice(number, self.call_sid)
         if record["result"] == "caller-hung-up":
             return twiml.hang_up()
-        if unknown:
+        if unknown:  # no new payment: only a person can sort this out
             return twiml.payment_failed(
                 self.voice,
                 reason=speech.UNKNOWN_OUTCOME_WORDS,
-                action=self._retry_link(number, "pay", attempt),
+                action=self._retry_link(number, "pay", MAX_PAYMENTS),
                 options=self._agent_option(),
             )
         options = []
@@ -354,6 +346,13 @@ class CallFlow:
 
 def _digits(number: str) -> str:
     return ", ".join(number)
+
+
+def _in_progress(number: str) -> str:
+    return (
+        f"A payment for invoice {_digits(number)} is in progress or being confirmed. "
+        "Please try again later."
+    )
 
 
 def _bank_allowed(invoice: dict) -> bool:

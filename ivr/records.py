@@ -10,8 +10,8 @@ from connector.redact import mask_long_numbers, mask_value
 from money import is_ascii_digits
 
 FALLBACK_RESULT = "too-many-failed-attempts"
-"""A request to the action URL without `Result` is our own <Redirect> after <Pay>: Twilio went
-on with the next verb, which its docs say it does when maxAttempts runs out."""
+"""A request without `Result` is our own <Redirect> after <Pay> (`fallback=1`): Twilio went on
+with the next verb, which its docs say it does when maxAttempts runs out."""
 
 
 def pay_record(form: Mapping[str, str], args: Mapping[str, str]) -> dict[str, Any]:
@@ -23,6 +23,8 @@ def pay_record(form: Mapping[str, str], args: Mapping[str, str]) -> dict[str, An
     }
     call_sid = form.get("CallSid", "")
     key = ":".join([call_sid, args.get("purpose", "pay"), args.get("attempt", "1")])
+    if args.get("fallback"):
+        key += ":fallback"  # never in the way of the real callback for the same <Pay>
     return {
         "callback_key": key,
         "call_sid": call_sid,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from money import ZERO_DECIMAL
+from money import minor_units
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -40,14 +40,14 @@ def number_in_words(number: int) -> str:
 def amount_in_words(amount: Decimal, currency: str = "USD") -> str:
     """`Decimal("42.50"), "USD"` → "forty two dollars and fifty cents"."""
     code = currency.upper()
-    cents_total = int((amount * 100).to_integral_value())
-    whole, cents = divmod(cents_total, 100)
-    if code in ZERO_DECIMAL:
-        cents = 0
-    one, many, sub_one, sub_many = CURRENCY_WORDS.get(code, (code, code, "hundredth", "hundredths"))
+    places = minor_units(code)
+    whole, minor = divmod(int((amount * 10**places).to_integral_value()), 10**places)
+    default = (code, code, "hundredth" if places == 2 else "thousandth", "")
+    one, many, sub_one, sub_many = CURRENCY_WORDS.get(code, default)
+    sub_many = sub_many or sub_one + "s"
     words = f"{number_in_words(whole)} {one if whole == 1 else many}"
-    if cents:
-        words += f" and {number_in_words(cents)} {sub_one if cents == 1 else sub_many}"
+    if minor:
+        words += f" and {number_in_words(minor)} {sub_one if minor == 1 else sub_many}"
     return words
 
 
@@ -104,19 +104,21 @@ REFUSED_BEFORE_CHARGE = frozenset(
 
 
 def outcome_unknown(result: str, connector_error: str | None, pay_error_code: str | None) -> bool:
-    """True when the processor may have charged although the payment did not succeed.
+    """True unless the failure is one that cannot have charged.
 
-    The connector's `processing_error` means just that; so does a connector error with no
-    `ConnectorError` (the connector never answered, or answered garbage), unless Twilio's own
-    code says it refused before asking, and a Twilio `internal-error`.
+    "Nothing has been charged" is said only for refusals we recognise: a connector error code
+    of our vocabulary that refuses (a decline, an invalid field, test mode), or a Twilio code
+    raised before any processor was asked. Anything else — `processing_error`,
+    `idempotency_mismatch`, a code we do not know, no answer at all, Twilio's `internal-error`
+    — may have charged, and is treated so.
     """
-    if result == "internal-error" or connector_error == "processing_error":
+    if result == "internal-error":
         return True
-    return (
-        result == "payment-connector-error"
-        and not connector_error
-        and pay_error_code not in REFUSED_BEFORE_CHARGE
-    )
+    if result != "payment-connector-error":
+        return False
+    if connector_error:
+        return connector_error not in CONNECTOR_ERROR_WORDS
+    return pay_error_code not in REFUSED_BEFORE_CHARGE
 
 
 def failure_words(

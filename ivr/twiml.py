@@ -98,6 +98,8 @@ class PayRequest:
     connector: str
     action: str
     status_callback: str
+    fallback: str | None = None
+    """Where to go if Twilio plays the verb after <Pay> instead of posting to `action`."""
     amount: Decimal | None = None
     currency: str = "USD"
     payment_method: str = "credit-card"
@@ -175,8 +177,8 @@ def pay(voice: Voice, request: PayRequest, *, intro: str | None = None) -> Voice
     for name, value in request.parameters.items():
         element.parameter(name=name, value=value)
     # Twilio posts to `action` when <Pay> ends; its docs also say that after maxAttempts the
-    # call may go on with the next verb instead. Then this sends the caller to the same place.
-    response.redirect(request.action)
+    # call may go on with the next verb instead. Then this sends the caller on, recorded apart.
+    response.redirect(request.fallback or request.action)
     return response
 
 

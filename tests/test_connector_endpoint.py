@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -212,6 +213,9 @@ def test_a_refused_request_charges_nothing(connector_post, store):
         (b'{"method": "tokenize", "transaction_id": 5}', "transaction_id"),
         (b'{"method": "charge", "transaction_id": "4111111111111111"}', "not a card number"),
         (b'{"method": "charge", "transaction_id": "4111-1111-1111-1111"}', "not a card number"),
+        (b'{"method": "charge", "transaction_id": "tx-4111111111111111"}', "not a card number"),
+        (b'{"method": "charge", "transaction_id": "4111.1111.1111.1111"}', "not a card number"),
+        (b'{"method": "charge", "transaction_id": "5555555555554444/1"}', "not a card number"),
     ],
 )
 def test_a_body_that_is_not_a_connector_request_gets_400_json(connector_post, body, message):
@@ -335,6 +339,38 @@ def test_the_same_card_written_differently_is_the_same_transaction(connector_pos
 
     assert second.get_json() == first.get_json()
     assert first.get_json()["charge_id"]
+
+
+def test_a_retry_after_the_card_expired_still_gets_the_original_answer(tmp_path):
+    """A card expiring this month: charged on its last day, retried just after midnight."""
+    import datetime as dt
+
+    from app import create_app
+    from tests.conftest import settings
+
+    app = create_app(settings(tmp_path))
+    app.test_cli_runner().invoke(args=["init-db"])
+    body = card_charge("midnight-1", expiry_month="11", expiry_year="26")
+    service = app.extensions["payline"]
+    with app.test_request_context():
+        first = service.connector_service()
+        first.today = lambda: dt.date(2026, 11, 30)
+        _, original = first.handle(json.dumps(body).encode())
+        retry = service.connector_service()
+        retry.today = lambda: dt.date(2026, 12, 1)
+        _, replayed = retry.handle(json.dumps(body).encode())
+
+    assert original["charge_id"] and replayed == original
+
+
+@pytest.mark.parametrize(
+    "transaction_id",
+    ["3ce27a34-1272-4142-8901-987650432109", "PK" + "1" * 16 + "ab" * 8, "98765432109876543"],
+)
+def test_ids_that_are_not_card_numbers_are_accepted(connector_post, transaction_id):
+    body = connector_post(card_charge(transaction_id)).get_json()
+
+    assert body["charge_id"] and body["parameters"]["transaction_id"] == transaction_id
 
 
 def test_amount_spelled_differently_is_the_same_transaction(connector_post):

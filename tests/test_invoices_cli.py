@@ -29,6 +29,7 @@ def test_add_then_list_as_json(runner):
             "confirmation": None,
             "paid_at": None,
             "card_on_file": None,
+            "hold": None,
         }
     ]
 
@@ -120,3 +121,10 @@ def test_demo_invoices_are_refused_outside_development(tmp_path):
 
     assert result.exit_code != 0
     assert "development only" in result.output
+
+
+def test_three_decimal_currencies_keep_their_third_place(runner):
+    result = runner.invoke(args=["invoices", "add", "--currency", "KWD", "7001", "12.345"])
+
+    assert result.exit_code == 0, result.output
+    assert listed(runner)[0]["amount"] == "12.345"

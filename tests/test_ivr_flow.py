@@ -312,7 +312,7 @@ def test_a_second_caller_cannot_pay_an_invoice_while_the_first_is_paying(ivr, tw
     second = call(ivr, "--digits", "1,1001#,1")
 
     assert second["payments"] == []
-    assert "already in progress" in said(second)
+    assert "is in progress or being confirmed" in said(second)
 
 
 def test_the_same_caller_may_retry_while_holding_the_invoice(ivr):
@@ -331,7 +331,7 @@ def test_a_connector_that_never_answers_is_an_unknown_outcome_not_a_retry(ivr):
     assert "Nothing has been charged" not in said(transcript)
     assert "try again with a card" not in said(transcript)
     assert len(transcript["payments"]) == 1
-    assert "already in progress" in said(call(ivr, "--digits", "1,1001#"))
+    assert "is in progress or being confirmed" in said(call(ivr, "--digits", "1,1001#"))
 
 
 def test_a_processing_error_is_an_unknown_outcome(ivr):
@@ -417,7 +417,7 @@ def test_an_action_request_without_result_is_recorded_as_too_many_failed_attempt
 ):
     url = (
         "https://pay.example.com/voice/pay/complete?invoice=1001&purpose=pay&attempt=1"
-        "&amount=42.50&currency=USD"
+        "&amount=42.50&currency=USD&fallback=1"
     )
     response = twilio_post_for(ivr, url, {"CallSid": "CA" + "4" * 32})
 
@@ -431,3 +431,60 @@ def test_star_then_a_successful_retry_pays_the_invoice(ivr):
     results = [p["callback"]["Result"] for p in transcript["payments"]]
     assert results == ["caller-interrupted-with-star", "success"]
     assert invoice(ivr, "1001")["status"] == "paid"
+
+
+def hold_of(app, number: str) -> tuple:
+    store = app.extensions["payline"].open_store()
+    try:
+        row = store.invoice(number)
+        return row["paying_call"], row["hold_reason"]
+    finally:
+        store.close()
+
+
+def test_after_an_unknown_outcome_even_the_same_caller_cannot_pay_again(tmp_path):
+    app = make_app(tmp_path, AGENT_NUMBER="+15005550009")
+    add_invoice(app, "3005", "10.54")
+
+    transcript = call(app, "--digits", "1,3005#,1,1")
+
+    assert len(transcript["payments"]) == 1
+    assert "try again with a card" not in said(transcript)
+    assert hold_of(app, "3005")[1] == "unknown"
+    assert invoice(app, "3005")["hold"]["reason"] == "unknown"
+    assert "being confirmed" in said(call(app, "--digits", "1,3005#"))
+
+    released = app.test_cli_runner().invoke(args=["invoices", "release", "3005"])
+
+    assert "hold lifted" in released.output
+    assert invoice(app, "3005")["hold"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--digits", "1,1003#,1"),
+        ("--digits", "1,1001#,1", "--star-at", "security-code"),
+        ("--digits", "1,1001#,1", "--hangup-at", "postal-code"),
+    ],
+)
+def test_a_refused_payment_releases_the_invoice_for_the_next_caller(ivr, args):
+    number = args[1].split(",")[1].rstrip("#")
+
+    call(ivr, *args)
+
+    assert hold_of(ivr, number) == (None, None)
+
+
+def test_a_fallback_redirect_does_not_hide_the_real_callback_of_the_same_pay(ivr, twilio_post_for):
+    query = "invoice=1001&purpose=pay&attempt=1&amount=42.50&currency=USD"
+    base = f"https://pay.example.com/voice/pay/complete?{query}"
+    call_sid = {"CallSid": "CA" + "5" * 32}
+    twilio_post_for(ivr, base + "&fallback=1", call_sid)
+
+    twilio_post_for(
+        ivr, base, {**call_sid, "Result": "success", "PaymentConfirmationCode": "ch_sbx_late"}
+    )
+
+    assert invoice(ivr, "1001")["confirmation"] == "ch_sbx_late"
+    assert [p["result"] for p in payments(ivr)] == ["too-many-failed-attempts", "success"]

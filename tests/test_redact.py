@@ -6,7 +6,13 @@ import logging
 
 import pytest
 
-from connector.redact import install_log_masking, mask_card_numbers, mask_secrets, mask_value
+from connector.redact import (
+    install_log_masking,
+    mask_card_numbers,
+    mask_long_numbers,
+    mask_secrets,
+    mask_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,8 +65,16 @@ def test_a_uuid_with_dash_grouped_digits_is_not_a_card_number():
 
 
 def test_timestamps_amounts_and_ids_are_left_alone():
-    text = "2026-11-26 18:22:23,739 charged 1000000.00 USD ch_sbx_1a2b3c4d CA1234567890"
+    text = (
+        "2026-11-26 18:22:23,739 charged 1000000.00 USD ch_sbx_1a2b3c4d "
+        "CA3f12345678901234567890abcdefabcd 3ce27a34-1272-4142-8901-123456789012"
+    )
     assert mask_secrets(text) == text
+    assert mask_long_numbers(text).endswith("CA3f12345678901234567890abcdefabcd " + text[-36:])
+
+
+def test_long_numbers_in_outside_error_text_keep_their_last_two_digits():
+    assert mask_long_numbers("Account 123456789 is closed") == "Account *******89 is closed"
 
 
 def test_every_log_record_is_masked_even_with_args_and_exceptions(caplog):
