@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "BUSINESS_NAME": "PayLine",
     "LOG_LEVEL": "INFO",
     "PROCESSOR_RETRY_SECONDS": 40.0,
+    "INVOICE_HOLD_SECONDS": 600.0,
+    "UNKNOWN_HOLD_SECONDS": 1800.0,
     # Flask refuses larger bodies with 413 before a webhook reads its form.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
@@ -60,6 +62,8 @@ PAY_LANGUAGES = frozenset(
 _FLOATS = (
     "PROCESSOR_TIMEOUT_SECONDS",
     "PROCESSOR_RETRY_SECONDS",
+    "INVOICE_HOLD_SECONDS",
+    "UNKNOWN_HOLD_SECONDS",
     "SANDBOX_SLOW_SECONDS",
     "IDEMPOTENCY_WAIT_SECONDS",
     "IDEMPOTENCY_LEASE_SECONDS",

@@ -47,6 +47,8 @@ def flow() -> CallFlow:
         connector=config["PAY_CONNECTOR"],
         agent_number=config["AGENT_NUMBER"],
         voice=voice(),
+        hold_seconds=config["INVOICE_HOLD_SECONDS"],
+        unknown_hold_seconds=config["UNKNOWN_HOLD_SECONDS"],
     )
     return CallFlow(settings, store(), link, call_sid=request.form.get("CallSid", ""))
 

@@ -328,7 +328,8 @@ class _CallRunner:
         session = PaySession(spec, self.caller, env)
         outcome = session.run()
         # The caller presses * once: a <Pay> the app offers again afterwards goes on normally.
-        self.caller = replace(self.caller, star_at=None)
+        if any(prompt["for"] == self.caller.star_at for prompt in outcome.payment.prompts):
+            self.caller = replace(self.caller, star_at=None)
         step.said.extend(session.said)
         step.pressed.extend(session.pressed)
         self.transcript.payments.append(outcome.payment)

@@ -488,3 +488,21 @@ def test_a_fallback_redirect_does_not_hide_the_real_callback_of_the_same_pay(ivr
 
     assert invoice(ivr, "1001")["confirmation"] == "ch_sbx_late"
     assert [p["result"] for p in payments(ivr)] == ["too-many-failed-attempts", "success"]
+
+
+def test_a_bank_pay_first_does_not_use_up_a_star_meant_for_a_card_step(ivr):
+    transcript = call(ivr, "--digits", "1,1003#,2,1", "--star-at", "security-code")
+
+    results = [p["callback"]["Result"] for p in transcript["payments"]]
+    assert results == ["payment-connector-error", "caller-interrupted-with-star"]
+
+
+def test_the_paying_hold_lasts_invoice_hold_seconds(tmp_path, twilio_post_for):
+    app = make_app(tmp_path, INVOICE_HOLD_SECONDS="0")
+    first_call = {"CallSid": "CA" + "1" * 32, "Digits": "1"}
+    url = "https://pay.example.com/voice/method?invoice=1001&attempt=1&tries=1"
+    assert b"<Pay" in twilio_post_for(app, url, first_call).data  # then the caller goes quiet
+
+    second = call(app, "--digits", "1,1001#,1")
+
+    assert second["result"]["Result"] == "success"
