@@ -56,7 +56,8 @@ def find_bindir() -> Path | None:
     if which:
         candidates.append(str(Path(os.path.realpath(which)).parent))
     for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+        tools = [Path(candidate) / name for name in ("initdb", "pg_ctl")] if candidate else []
+        if tools and all(tool.exists() for tool in tools):
             return Path(candidate)
     return None
 
@@ -109,8 +110,16 @@ class TemporaryPostgres:
             shutil.chown(self.directory, self.user)
         subprocess.run(
             self._command(
-                str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
             ),
             check=True,
             capture_output=True,
@@ -124,8 +133,17 @@ class TemporaryPostgres:
         )
         subprocess.run(
             self._command(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
-                "-l", str(self.directory / "server.log"), "-w", "-t", "60", "start",
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.directory / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
             ),
             check=True,
             capture_output=True,
