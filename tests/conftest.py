@@ -87,10 +87,9 @@ def backend(request):
 def _close_pools_after_each_test():
     """An in-process app's pool lives as long as its test."""
     yield
-    if backends.current.name == "postgresql":
-        from storage.postgres import close_pools
+    from storage.postgres import close_pools
 
-        close_pools()
+    close_pools()
 
 
 _SKIPPED: list[str] = []
