@@ -11,20 +11,20 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dotenv import load_dotenv
 from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cli import register_commands
 from config import ConfigError, load_settings
 from connector.redact import install_log_masking
+from startup import prepare_environment
 from wiring import PayLine
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     install_log_masking()
-    if os.environ.get("PAYLINE_ENV") == "development":
-        load_dotenv()  # never in production: a stray .env must not switch on development mode
+    # .env in development only, also when Flask's CLI loaded it before this code ran
+    prepare_environment()
     _configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_settings(os.environ, test_config))

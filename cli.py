@@ -35,6 +35,11 @@ def init_db(demo: bool) -> None:
     with opened_store() as store:
         applied = store.migrate()
         click.echo(f"database ready at {store.location} ({len(applied)} migrations applied)")
+        if demo and store.in_use():
+            raise click.ClickException(
+                "--demo refused: this database already holds payments or connector"
+                " transactions; demo invoices go in a development database only"
+            )
         if demo:
             new = [i for i in DEMO_INVOICES if store.invoice(i.number) is None]
             store.add_invoices(new)

@@ -52,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     "UNKNOWN_HOLD_SECONDS": 1800.0,
     # Flask refuses larger bodies with 413 before a webhook reads its form.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # PostgreSQL connection pool, per process (see README "Pool settings"); the maximum
+    # defaults to the gunicorn threads of a worker + 2 (the lease renewer, a health check).
+    "DATABASE_POOL_MIN": 1,
+    "DATABASE_POOL_MAX": None,
+    "DATABASE_POOL_TIMEOUT": 10.0,
 }
 
 PAY_LANGUAGES = frozenset(
@@ -67,8 +72,9 @@ _FLOATS = (
     "SANDBOX_SLOW_SECONDS",
     "IDEMPOTENCY_WAIT_SECONDS",
     "IDEMPOTENCY_LEASE_SECONDS",
+    "DATABASE_POOL_TIMEOUT",
 )
-_INTS = ("PROXY_FIX_HOPS", "MAX_CONTENT_LENGTH")
+_INTS = ("PROXY_FIX_HOPS", "MAX_CONTENT_LENGTH", "DATABASE_POOL_MIN")
 
 
 class ConfigError(RuntimeError):
@@ -88,9 +94,44 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     for key in _INTS:
         settings[key] = _number(key, settings[key], int)
     settings["PUBLIC_BASE_URL"] = (settings["PUBLIC_BASE_URL"] or "").rstrip("/") or None
+    _database_settings(settings, environ)
     _fill_development_secrets(settings)
     _validate(settings)
     return settings
+
+
+def _database_settings(settings: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """DATABASE_URL's shape, and the pool sized from the worker model (threads per worker)."""
+    url = str(settings["DATABASE_URL"] or "")
+    if url.startswith("postgres://"):  # Heroku's spelling
+        url = "postgresql://" + url[len("postgres://") :]
+    settings["DATABASE_URL"] = url
+    if url.startswith("postgresql://"):
+        rest = url[len("postgresql://") :]
+        if not rest.split("/", 1)[0] and "host=" not in rest:
+            raise ConfigError(
+                "PayLine cannot start: DATABASE_URL names no PostgreSQL server"
+                " (postgresql://user:password@host:5432/database)"
+            )
+        if "/" not in rest or not rest.split("/", 1)[1].split("?", 1)[0]:
+            raise ConfigError(
+                "PayLine cannot start: DATABASE_URL names no database"
+                " (postgresql://user:password@host:5432/database)"
+            )
+    elif not url.startswith("sqlite:///"):
+        raise ConfigError(
+            "PayLine cannot start: DATABASE_URL must be sqlite:///path or"
+            " postgresql://user:password@host:5432/database"
+        )
+    if settings["DATABASE_POOL_MAX"] in (None, ""):
+        threads = _number("GUNICORN_THREADS", environ.get("GUNICORN_THREADS") or 16, int)
+        settings["DATABASE_POOL_MAX"] = threads + 2
+    settings["DATABASE_POOL_MAX"] = _number("DATABASE_POOL_MAX", settings["DATABASE_POOL_MAX"], int)
+    if not 1 <= settings["DATABASE_POOL_MIN"] <= settings["DATABASE_POOL_MAX"]:
+        raise ConfigError(
+            "PayLine cannot start: DATABASE_POOL_MIN must be at least 1 and at most"
+            " DATABASE_POOL_MAX"
+        )
 
 
 def _number(key: str, value: Any, kind: type) -> Any:

@@ -22,3 +22,13 @@ keepalive = 5
 accesslog = "-"
 # No request bodies in the access log, only the request line: card data travels in bodies.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+# --- Start-up check (issue 9): settings are checked in the master, before any worker forks. ---
+# Without it a missing secret made every worker crash at boot while the master kept its port
+# bound and re-forked them (50-116 boots in 12 s), so a platform could count the app as up.
+def on_starting(server):
+    """A configuration error exits the whole server, non-zero, with its message."""
+    from startup import check_or_exit
+
+    check_or_exit()

@@ -18,8 +18,28 @@ class PayLine:
     def __init__(self, app: Flask):
         self.config = app.config
         self._gateway: HttpGatewayProcessor | None = None
+        self._configure_pool()
         app.extensions["payline"] = self
         app.teardown_appcontext(self._close_store)
+
+    def _configure_pool(self) -> None:
+        """PostgreSQL: one pool per worker process, opened on its first request (never in a
+        gunicorn master before the fork). Its maximum defaults to the worker's threads + 2:
+        each thread holds one connection for its request (a retry waiting for its in-flight
+        twin polls the ledger), plus the lease renewer and a health check."""
+        url = self.config["DATABASE_URL"]
+        if not url.startswith("postgresql:"):
+            return
+        from storage.postgres import PoolSettings, configure_pool
+
+        configure_pool(
+            url,
+            PoolSettings(
+                min_size=self.config["DATABASE_POOL_MIN"],
+                max_size=self.config["DATABASE_POOL_MAX"],
+                timeout_seconds=self.config["DATABASE_POOL_TIMEOUT"],
+            ),
+        )
 
     def open_store(self) -> Store:
         """A new connection, owned by the caller (threads other than the request's)."""

@@ -33,6 +33,14 @@ class Store(LedgerStatements, PaymentStatements, InvoiceStatements, SandboxState
         """Create or upgrade the schema; safe on every deploy. Returns the revisions applied."""
         return schema.migrate(self.database_url)
 
+    def in_use(self) -> bool:
+        """Whether real traffic reached this database (a payment or a connector transaction):
+        such a database is never seeded with demo invoices, whatever the environment says."""
+        return bool(
+            self.db.one("select 1 as x from connector_transactions limit 1")
+            or self.db.one("select 1 as x from payments limit 1")
+        )
+
     def schema_problem(self) -> str | None:
         """None when the database answers and its schema is this code's; else the reason."""
         try:

@@ -16,6 +16,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from app import create_app
+from tests import backends
 
 AUTH_TOKEN = "test-auth-token"
 CONNECTOR_USER = "twilio"
@@ -43,6 +44,62 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [item for item in items if item not in last] + last
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that makes a database runs on each backend (`[sqlite]`, `[postgresql]`)."""
+    uses_files = {"tmp_path", "tmp_path_factory"} & set(metafunc.fixturenames)
+    path = str(metafunc.definition.path)
+    if not uses_files or "/emulator/" in path or "card_data_at_rest" in path:
+        return
+    if "backend" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("backend")
+    metafunc.parametrize("backend", backends.BACKENDS, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The session's own PostgreSQL server (skipped, or failed under CI=true, without one)."""
+    bindir = backends.find_bindir()
+    if bindir is None:
+        if backends.required():
+            pytest.fail("CI=true: the PostgreSQL half is required, and no PostgreSQL was found")
+        _SKIPPED.append(backends.SKIP_MESSAGE)
+        pytest.skip(backends.SKIP_MESSAGE)
+    server = backends.TemporaryPostgres(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def backend(request):
+    """The backend this module's tests run on; `settings()` and `serve()` name its database."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        chosen = backends.Backend(name, request.getfixturevalue("postgres_server"))
+    else:
+        chosen = backends.Backend(name)
+    backends.current = chosen
+    yield chosen
+    chosen.cleanup()
+    backends.current = backends.SQLITE
+
+
+@pytest.fixture(autouse=True)
+def _close_pools_after_each_test():
+    """An in-process app's pool lives as long as its test."""
+    yield
+    from storage.postgres import close_pools
+
+    close_pools()
+
+
+_SKIPPED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _SKIPPED:
+        terminalreporter.write_sep("!", _SKIPPED[0], yellow=True, bold=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_log_file(tmp_path_factory):
     """Keep every log line of the session in a file under basetemp, for the card-data check."""
@@ -60,7 +117,7 @@ def session_log_file(tmp_path_factory):
 def settings(tmp_path, **overrides) -> dict:
     return {
         "PAYLINE_ENV": "development",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'payline.sqlite3'}",
+        "DATABASE_URL": backends.current.database_url(tmp_path),
         "SECRET_KEY": "test-secret",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "CONNECTOR_USERNAME": CONNECTOR_USER,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from tests import backends
 from tests.conftest import AUTH_TOKEN, CONNECTOR_PASSWORD, CONNECTOR_USER
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,10 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     starts: int = 0
+    database_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.database_url = self.database_url or backends.current.database_url(self.directory)
 
     @property
     def base_url(self) -> str:
@@ -55,7 +60,18 @@ class Server:
 
     @property
     def database(self) -> Path:
+        """The SQLite file (SQLite backend only; `query` reads either backend)."""
         return self.directory / "payline.sqlite3"
+
+    def query(self, sql: str, params: dict | None = None) -> list[dict]:
+        """Rows of the server's database, read directly (portable SQL, `:name` parameters)."""
+        from storage.db import connect
+
+        connection = connect(self.database_url)
+        try:
+            return connection.query(sql, params or {})
+        finally:
+            connection.close()
 
     def run_release(self) -> None:
         subprocess.run(
@@ -117,7 +133,7 @@ class Server:
         env.update(
             {
                 "PAYLINE_ENV": "production",
-                "DATABASE_URL": f"sqlite:///{self.database}",
+                "DATABASE_URL": self.database_url,
                 "SECRET_KEY": "e2e-secret",
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "CONNECTOR_USERNAME": CONNECTOR_USER,

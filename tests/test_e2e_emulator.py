@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlite_utils
 
 from tests.conftest import CONNECTOR_PASSWORD, CONNECTOR_USER
 from tests.server import serve
@@ -18,7 +17,7 @@ PUBLIC = "https://payline-demo.example.net"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     server = serve(
         tmp_path_factory.mktemp("e2e-emulator"),
         workers=2,
@@ -60,8 +59,9 @@ def test_simulate_call_against_the_served_app_charges_and_records_the_payment(se
     assert transcript["payments"][0]["action_url"].startswith(f"{PUBLIC}/voice/pay/complete")
     charge_id = transcript["payments"][0]["connector_response"]["json"]["charge_id"]
     assert transcript["result"]["PaymentConfirmationCode"] == charge_id
-    db = sqlite_utils.Database(server.database)
-    [row] = db.query("select * from payments where confirmation_code = ?", [charge_id])
+    [row] = server.query(
+        "select * from payments where confirmation_code = :id", {"id": charge_id}
+    )
     assert row["result"] == "success" and row["invoice_number"] == "1001"
     assert invoice(server, "1001")["status"] == "paid"
     assert invoice(server, "1001")["confirmation"] == charge_id
@@ -89,10 +89,9 @@ def test_the_ivr_acceptance_walk_against_the_served_app(server):
     assert star["result"]["Result"] == "caller-interrupted-with-star"
     assert hangup["result"]["Result"] == "caller-hung-up"
     assert invoice(server, "1005")["status"] == "open"
-    db = sqlite_utils.Database(server.database)
     recorded = {
         row["result"]
-        for row in db.query("select result from payments where invoice_number = '1005'")
+        for row in server.query("select result from payments where invoice_number = '1005'")
     }
     assert {"caller-interrupted-with-star", "caller-hung-up", "success"} <= recorded
 

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import sqlite_utils
 
 from tests.conftest import PUBLIC_BASE_URL, basic_auth, card_charge, signature
 from tests.server import serve
@@ -76,14 +75,16 @@ def test_call_to_charge_loop_records_the_payment_with_the_connector_charge_id(se
     assert answer.status_code == 200
     assert ET.fromstring(answer.content).find("./Say") is not None
 
-    db = sqlite_utils.Database(server.database)
-    [row] = db.query("select * from payments where call_sid = ?", [CALL["CallSid"]])
+    [row] = server.query(
+        "select * from payments where call_sid = :sid", {"sid": CALL["CallSid"]}
+    )
     assert row["result"] == "success"
     assert row["confirmation_code"] == charge["charge_id"]
     assert row["amount"] == "42.50"
     assert row["invoice_number"] == "1001"
     assert row["last4"] == "1111"
-    assert db["invoices"].get("1001")["confirmation"] == charge["charge_id"]
+    [invoice] = server.query("select confirmation from invoices where number = '1001'")
+    assert invoice["confirmation"] == charge["charge_id"]
 
 
 def test_the_served_app_refuses_unsigned_webhooks_and_bad_credentials(server):

@@ -68,7 +68,7 @@ connector_requests = st.fixed_dictionaries(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     server = serve(
         tmp_path_factory.mktemp("hostile"),
         workers=2,

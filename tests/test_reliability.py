@@ -118,16 +118,13 @@ def test_a_retry_in_flight_does_not_starve_other_calls(server):
 
 
 def _wait_for_booking(server, transaction_id: str, timeout: float = 10) -> None:
-    import sqlite_utils
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        db = sqlite_utils.Database(server.database)
-        try:
-            if db["sandbox_ledger"].count_where("idempotency_key = ?", [transaction_id]):
-                return
-        finally:
-            db.close()
+        booked = server.query(
+            "select 1 from sandbox_ledger where idempotency_key = :key", {"key": transaction_id}
+        )
+        if booked:
+            return
         time.sleep(0.05)
     raise AssertionError("the sandbox never booked the charge")
 
