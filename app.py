@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cli import register_commands
 from config import ConfigError, load_settings
-from connector.redact import install_log_masking
+from pci import install_log_masking
 from wiring import PayLine
 
 
