@@ -35,11 +35,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from blueprints import admin, connector, voice
     from blueprints.errors import register_error_handlers
+    from blueprints.security import register_security
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
     app.register_blueprint(admin.bp)
     register_error_handlers(app)
+    register_security(app)
     _register_health(app)
     register_commands(app)
     return app
