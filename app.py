@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cli import register_commands
 from config import ConfigError, load_settings
-from connector.redact import install_log_masking
+from pci import install_log_masking
 from startup import prepare_environment
 from wiring import PayLine
 
@@ -35,11 +35,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from blueprints import admin, connector, voice
     from blueprints.errors import register_error_handlers
+    from blueprints.security import register_security
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
     app.register_blueprint(admin.bp)
     register_error_handlers(app)
+    register_security(app)
     _register_health(app)
     register_commands(app)
     return app

@@ -1,18 +1,35 @@
-"""Who may call what: Twilio's signature on /voice, HTTP Basic on /connector and /admin."""
+"""Who may call what, and what every answer carries.
+
+- Twilio's signature on /voice; once it is checked, every field of the webhook (form and URL
+  query) is replaced by its safe form (ivr.records.safe_webhook) before any view reads it.
+- HTTP Basic on /connector and /admin, compared in constant time, with failed attempts
+  throttled per surface and client address (counters in the database, so that every worker
+  and instance agrees): after LOGIN_FAILURE_LIMIT wrong attempts in LOGIN_FAILURE_WINDOW_SECONDS
+  a wrong attempt gets 429. Correct credentials are never throttled, so Twilio's retries and
+  an operator behind the same address as an attacker are never slowed; guessing is hopeless
+  anyway because production refuses weak secrets (config.py).
+- A body over MAX_CONTENT_LENGTH gets 413 on every surface, whether or not a view reads it.
+- Security headers on every answer (CSP, frame-ancestors, nosniff, Referrer-Policy, no-store).
+"""
 
 from __future__ import annotations
 
 import functools
 import hmac
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from flask import abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 
 log = logging.getLogger(__name__)
+
+THROTTLED_SURFACES = ("connector", "admin")
 
 
 def public_url() -> str:
@@ -44,9 +61,20 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
         if not signature or not validator.validate(public_url(), request.form, signature):
             log.warning("refused %s: missing or invalid X-Twilio-Signature", request.path)
             abort(403)
+        make_webhook_safe()
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def make_webhook_safe() -> None:
+    """Replace the request's form and query by their safe forms (after the signature check,
+    which needs them as Twilio sent them)."""
+    from ivr.records import safe_webhook
+
+    form, query = safe_webhook(request.form.items(multi=True), request.args.items(multi=True))
+    request.form = ImmutableMultiDict(form)  # type: ignore[misc]
+    request.args = ImmutableMultiDict(query)  # type: ignore[misc]
 
 
 def basic_auth_matches(username: str | None, password: str | None) -> bool:
@@ -59,4 +87,79 @@ def basic_auth_matches(username: str | None, password: str | None) -> bool:
         return False
     user_ok = hmac.compare_digest((auth.username or "").encode(), username.encode())
     password_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
-    return user_ok and password_ok
+    if user_ok and password_ok:
+        return True
+    _throttle_failure()
+    return False
+
+
+def _surface() -> str:
+    return request.path.strip("/").split("/", 1)[0] or "root"
+
+
+def _throttle_failure() -> None:
+    """Count a wrong password from this address; refuse (429) once it has had its burst."""
+    from storage.throttle import LoginThrottleStore
+
+    config = current_app.config
+    limit = int(config.get("LOGIN_FAILURE_LIMIT", 10))
+    window = float(config.get("LOGIN_FAILURE_WINDOW_SECONDS", 300.0))
+    scope, client = _surface(), request.remote_addr or "unknown"
+    try:
+        throttle = LoginThrottleStore(current_app.extensions["payline"].store().db)
+        blocked = throttle.login_failures(scope, client, window) >= limit
+        if not blocked:
+            throttle.note_login_failure(scope, client, window)
+    except Exception:  # the throttle must never lock the right credentials out
+        log.exception("login throttle unavailable; the attempt is refused without counting")
+        return
+    if blocked:
+        log.warning("throttled failed logins on /%s from %s", scope, client)
+        raise TooManyRequests(
+            "too many failed logins from this address; try again later",
+            retry_after=int(window),
+        )
+
+
+# -- every answer ----------------------------------------------------------------------------
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self' 'nonce-{nonce}'; script-src 'self' 'nonce-{nonce}'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def csp_nonce() -> str:
+    """The request's CSP nonce, for an inline <style> or <script> of a template."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def security_headers(response: Response) -> Response:
+    """Headers every answer carries; HTML answers also get a strict CSP and no caching."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html" or request.path.startswith("/admin"):
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=csp_nonce())
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers["Cache-Control"] = "no-store"  # pages show payments
+    return response
+
+
+def refuse_large_bodies() -> None:
+    """413 for a declared body over MAX_CONTENT_LENGTH, also where no view reads the body.
+    (The connector enforces its own 64 KiB limit while reading.)"""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    length = request.content_length
+    if limit and length is not None and length > limit:
+        raise RequestEntityTooLarge()
+
+
+def register_security(app: Flask) -> None:
+    """Install the app-wide hooks (one line in create_app)."""
+    app.before_request(refuse_large_bodies)
+    app.after_request(security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
+from blueprints.errors import error_response
 from blueprints.security import external_url, twilio_signed
 from ivr import twiml
 from ivr.flow import CallFlow, FlowSettings
@@ -120,6 +121,6 @@ def pay_status() -> Response:
 def voice_error(error: Exception):
     """A caller never hears Twilio's 'application error': apologise, log, hang up."""
     if isinstance(error, HTTPException):
-        return error
+        return error_response(error)
     log.exception("voice webhook %s failed", request.path)
     return render(twiml.apology(voice()))

@@ -18,8 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 import money
+import pci
 from connector import cards
-from connector.redact import card_numbers_in
 
 MAX_BODY_BYTES = 64 * 1024
 ASCII_SPACE = " \t\r\n"
@@ -193,15 +193,11 @@ def _valid_transaction_id(value: Any) -> bool:
 def _is_card_number(value: str) -> bool:
     """A transaction_id holding a card number would be stored as the ledger's key: refused.
 
-    Uses the same detector as the log masking, so that what is refused and what is masked
-    agree; a card-shaped run counts when it holds a test card or passes the Luhn check as a
-    whole. Ids with letters around their digits (UUIDs, Twilio's SIDs) never count.
+    The rule is pci's: an identifier is card-shaped when masking would change it (a run of 12
+    or more digits, whatever separates them, letters touching or not). Canonical UUIDs and
+    Twilio SIDs are ids, unless a digit run inside one is itself card-shaped.
     """
-    return any(
-        any(card in run for card in cards.TEST_CARDS)
-        or (12 <= len(run) <= 19 and cards.luhn_valid(run))
-        for run in card_numbers_in(value)
-    )
+    return pci.card_shaped(value)
 
 
 def fingerprint(envelope: Envelope, secret: str) -> str:
@@ -267,6 +263,9 @@ def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorReque
     amount = currency = None
     if envelope.method == "charge":
         amount, currency = _money(payload)
+    description, parameters = _free_text(
+        _optional_text(payload, "description", 1000), _parameters(payload.get("parameters"))
+    )
     card = _card(payload, mode=mode, today=today) if card_given else None
     bank = _bank(payload, mode=mode) if bank_given else None
     return ConnectorRequest(
@@ -276,8 +275,8 @@ def validate(envelope: Envelope, *, mode: str, today: dt.date) -> ConnectorReque
         currency=currency,
         card=card,
         bank=bank,
-        description=_optional_text(payload, "description", 1000),
-        parameters=_parameters(payload.get("parameters")),
+        description=description,
+        parameters=parameters,
     )
 
 
@@ -312,7 +311,7 @@ def _card(payload: dict[str, Any], *, mode: str, today: dt.date) -> Card:
         cvv=cvv,
         expiry_month=month,
         expiry_year=year,
-        postal_code=_optional_text(payload, "postal_code", 20),
+        postal_code=_postal_code(payload),
     )
 
 
@@ -395,6 +394,29 @@ def _optional_text(payload: dict[str, Any], name: str, limit: int) -> str | None
     if len(text) > limit:
         raise ValidationError(ErrorCode.INVALID_REQUEST, f"{name} is longer than {limit}")
     return text
+
+
+def _postal_code(payload: dict[str, Any]) -> str | None:
+    text = _optional_text(payload, "postal_code", 20)
+    return None if text is None else pci.mask_text(text)
+
+
+def _free_text(
+    description: str | None, parameters: dict[str, str]
+) -> tuple[str | None, dict[str, str]]:
+    """Description and parameters made safe together (pci), before anything keeps or relays
+    them; a parameter name holding part of a card-shaped number is refused, not masked."""
+    items = [("", description or ""), *parameters.items()]
+    safe = pci.mask_pairs(items)
+    names = [pci.normalize_digits(name) for name, _ in items]
+    if any(name != kept for name, (kept, _) in zip(names[1:], safe[1:], strict=True)):
+        raise ValidationError(
+            ErrorCode.INVALID_REQUEST,
+            "a parameter name holds what looks like a card number; parameter names must be "
+            "identifiers, so the request was refused and nothing was charged",
+        )
+    masked_description = safe[0][1] if description is not None else None
+    return masked_description, dict(safe[1:])
 
 
 def _parameters(value: Any) -> dict[str, str]:
