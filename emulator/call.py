@@ -7,15 +7,16 @@ or when the caller hangs up. Everything it sends is signed for the URL the TwiML
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
 from emulator.caller import Caller
-from emulator.cards import mask_account, mask_card
+from emulator.cards import mask_account, mask_card, mask_card_shaped
 from emulator.errors import DeliveryFailed, EmulatorError, ProtocolError
 from emulator.pay import (
     CONNECTOR_RETRIES,
@@ -25,7 +26,7 @@ from emulator.pay import (
     PaySession,
     PaySpec,
 )
-from emulator.transcript import Step, Transcript
+from emulator.transcript import IDENTIFIER_FIELDS, Step, Transcript
 from emulator.transport import (
     TWILIO_USER_AGENT,
     WEBHOOK_TIMEOUT,
@@ -112,7 +113,9 @@ class _CallRunner:
         self._on_line = on_line
         self._on_warning = on_warning
         self.digits = deque(caller.digits)
-        self.secrets = caller.secrets()
+        #: card and account numbers the caller has keyed in so far, with their masked form
+        self.secrets: dict[str, str] = {}
+        self.card_numbers: set[str] = set()
         self.transcript = Transcript(scrub=self.scrub)
         self.call_params = {
             "AccountSid": config.account_sid,
@@ -126,23 +129,49 @@ class _CallRunner:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def scrub(self, text: str) -> str:
-        """Mask the caller's card and account numbers wherever they turn up."""
-        for secret in self.secrets:
-            if secret in text:
-                masked = mask_card(secret) if secret == self.caller.card else mask_account(secret)
-                text = text.replace(secret, masked)
-        return text
+    def keyed(self, step: str, value: str) -> None:
+        """The caller keyed a card or account number: mask it from now on."""
+        if step == "payment-card-number":
+            self.secrets[value] = mask_card(value)
+            self.card_numbers.add(value)
+        else:
+            self.secrets[value] = mask_account(value)
 
-    def line(self, text: str) -> None:
+    def contains_secret(self, text: str) -> bool:
+        """Whether text holds a keyed card or account number, or anything card-shaped."""
+        if mask_card_shaped(text) != text:
+            return True
+        return any(_whole_run(secret).search(text) for secret in self.secrets)
+
+    def scrub(self, text: str, *, identifier: bool = False) -> str:
+        """Mask what is card- or account-shaped, so that nothing else is corrupted.
+
+        Free text: the caller's keyed card and account numbers where they stand as a whole
+        run of digits (not inside a longer one), and any other card-shaped run (13-19 digits
+        passing Luhn). An ``identifier`` (a charge id, a token, a confirmation code) is the
+        connector's own: masked only if it is the caller's card number itself.
+        """
+        if identifier:
+            return mask_card(text) if text in self.card_numbers else text
+        for secret, masked in self.secrets.items():
+            text = _whole_run(secret).sub(masked, text)
+        return mask_card_shaped(text)
+
+    def line(self, text: str, *, scrubbed: bool = False) -> None:
         if self._on_line is not None:
-            self._on_line(self.scrub(text))
+            self._on_line(text if scrubbed else self.scrub(text))
 
     def warn(self, text: str) -> None:
         text = self.scrub(text)
         self.transcript.warnings.append(text)
         if self._on_warning is not None:
             self._on_warning(text)
+
+    def twilio_warning(self, code: str, message: str) -> None:
+        """What Twilio warns about (its debugger's code) and plays past."""
+        message = self.scrub(message)
+        self.transcript.twilio_warnings.append({"code": code, "message": message})
+        self.warn(f"Twilio warning {code}: {message}")
 
     # -- the call -----------------------------------------------------------------------------
 
@@ -164,6 +193,7 @@ class _CallRunner:
             exc.transcript = self.transcript.to_dict()
             raise
         if self.digits:
+            # A warning, not an unused option: a caller may well press more than is asked.
             self.warn(f"{len(self.digits)} key entr(ies) for <Gather> were never asked for")
         self.line(f"call ended: {self.transcript.ended}")
         return self.transcript
@@ -185,9 +215,10 @@ class _CallRunner:
             "seconds": round(reply.seconds, 3),
         }
         step.twiml = reply.text()
-        if any(secret in step.twiml for secret in self.secrets):
+        if self.contains_secret(step.twiml):
             self.warn(
-                f"step {number}: the app's answer contains the caller's full card or account number"
+                f"step {number}: the app's answer contains a full card number or the caller's "
+                "account number"
             )
         self.line(f"  received: {reply.status} {reply.content_type or '(no content type)'}")
         where = f"step {number} ({request.url})"
@@ -201,7 +232,7 @@ class _CallRunner:
             self.transcript.ended = "caller-hung-up"
             self.line("  (not played: the caller has hung up)")
             return None
-        for verb in parse_twiml(reply.body, where):
+        for verb in parse_twiml(reply.body, where, self.twilio_warning):
             step.verbs.append(verb.tag)
             following = self._play(verb, step, request.url, where)
             if following is not None:
@@ -324,6 +355,7 @@ class _CallRunner:
             report=self.line,
             connector_timeout=self.config.connector_timeout,
             connector_retries=self.config.connector_retries,
+            keyed=self.keyed,
         )
         session = PaySession(spec, self.caller, env)
         outcome = session.run()
@@ -334,9 +366,11 @@ class _CallRunner:
         step.pressed.extend(session.pressed)
         self.transcript.payments.append(outcome.payment)
         summary = ", ".join(
-            f"{k}={v}" for k, v in outcome.callback.items() if k not in self.call_params
+            f"{k}={self.scrub(v, identifier=k in IDENTIFIER_FIELDS)}"
+            for k, v in outcome.callback.items()
+            if k not in self.call_params
         )
-        self.line(f"  action callback -> {spec.action}: {summary}")
+        self.line(f"  action callback -> {self.scrub(spec.action)}: {summary}", scrubbed=True)
         step.next = f"pay -> {spec.action}"
         return _Request("POST", spec.action, outcome.callback, execute=not outcome.hung_up)
 
@@ -380,6 +414,10 @@ class _CallRunner:
         return self.transport.send("POST", endpoint.url, payload, headers, timeout)
 
 
+def _whole_run(digits: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![0-9]){re.escape(digits)}(?![0-9])")
+
+
 def gathered_digits(entry: str, finish_on_key: str, num_digits: str | None) -> str:
     """The ``Digits`` Twilio reports for keys typed at a <Gather>.
 
@@ -394,3 +432,47 @@ def gathered_digits(entry: str, finish_on_key: str, num_digits: str | None) -> s
         if limit is not None and len(digits) >= limit:
             break
     return digits
+
+
+#: Caller options and the <Pay> step where each one is keyed in.
+OPTION_STEPS = {
+    "card": "payment-card-number",
+    "expiry": "expiration-date",
+    "cvv": "security-code",
+    "postal_code": "postal-code",
+    "routing_number": "bank-routing-number",
+    "bank_account": "bank-account-number",
+}
+
+
+def options_not_played(transcript: Transcript, caller: Caller, given: Iterable[str]) -> list[str]:
+    """The caller options in ``given`` (Caller field names) that never came into play.
+
+    A keyed value is in play once its <Pay> step asked for it; ``star_at`` once * ended a
+    <Pay> at that step; ``hangup_at`` once the caller hung up there. A call whose menus
+    were never answered (no ``digits``) often never reaches <Pay> at all: that is what
+    this tells.
+    """
+    asked: set[str] = set()
+    ended_at: dict[str, str] = {}
+    for payment in transcript.payments:
+        asked.update(prompt["for"] for prompt in payment.prompts)
+        result = (payment.callback or {}).get("Result")
+        if payment.prompts and result in ("caller-interrupted-with-star", "caller-hung-up"):
+            ended_at.setdefault(result, payment.prompts[-1]["for"])
+    where = (
+        f"the call had {len(transcript.payments)} <Pay>, which asked for "
+        f"{', '.join(sorted(asked)) or 'nothing'}"
+        if transcript.payments
+        else "no <Pay> ran (the menus come first: give the keys that reach it with --digits)"
+    )
+    unused = []
+    for name in given:
+        flag = "--" + name.replace("_", "-")
+        if name in OPTION_STEPS and OPTION_STEPS[name] not in asked:
+            unused.append(f"{flag} never came into play: {where}")
+        elif name == "star_at" and ended_at.get("caller-interrupted-with-star") != caller.star_at:
+            unused.append(f"{flag} {caller.star_at} never came into play: {where}")
+        elif name == "hangup_at" and ended_at.get("caller-hung-up") != caller.hangup_at:
+            unused.append(f"{flag} {caller.hangup_at} never came into play: {where}")
+    return unused

@@ -15,13 +15,32 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from emulator.call import DEFAULT_FROM, DEFAULT_TO, FAKE_ACCOUNT_SID, CallConfig, run_call
+from emulator.call import (
+    DEFAULT_FROM,
+    DEFAULT_TO,
+    FAKE_ACCOUNT_SID,
+    CallConfig,
+    options_not_played,
+    run_call,
+)
 from emulator.caller import Caller
-from emulator.conformance import run_check
+from emulator.conformance import (
+    CONTRACT_LATENCY,
+    FAIL,
+    NOTE,
+    PASS,
+    PAYLINE_LATENCY_TARGET,
+    run_check,
+)
 from emulator.errors import EmulatorError
 from emulator.pay import CONNECTOR_TIMEOUT, ConnectorEndpoint
 from emulator.transport import HttpTransport, Transport, WsgiTransport
 from emulator.twiml import PAY_STEPS
+
+#: simulate-call's exit statuses (2 is click's: a bad option).
+EXIT_BROKEN = 1  # the app broke the protocol, or could not be reached
+EXIT_TWILIO_WARNED = 3  # only with --strict: TwiML Twilio warns about and plays past
+EXIT_OPTION_UNUSED = 4  # an option given never came into play (the call did not test it)
 
 
 def _connector_override(spec: str, username: str, password: str) -> tuple[str, ConnectorEndpoint]:
@@ -66,6 +85,12 @@ def _summary(fields: dict[str, str] | None) -> str:
 @click.option("--hangup-at", type=click.Choice(PAY_STEPS), help="Hang up at this <Pay> step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript as one JSON document.")
 @click.option(
+    "--strict",
+    is_flag=True,
+    help=f"Exit {EXIT_TWILIO_WARNED} when Twilio would warn about the TwiML (e.g. 12200), "
+    "though it plays past it.",
+)
+@click.option(
     "--connector",
     "connector_overrides",
     multiple=True,
@@ -95,6 +120,7 @@ def simulate_call(
     star_at: str | None,
     hangup_at: str | None,
     as_json: bool,
+    strict: bool,
     connector_overrides: tuple[str, ...],
     connector_timeout: float,
 ) -> None:
@@ -102,7 +128,10 @@ def simulate_call(
 
     Exits 0 when the call ran to its end, whatever the payment's result; 1 when the app
     broke the protocol (TwiML Twilio would refuse, a non-2xx or non-TwiML answer, a refused
-    signature) or could not be reached.
+    signature) or could not be reached; 4 when an option given (--card, --star-at,
+    --hangup-at, --cvv...) never came into play, so the call did not test what
+    was asked; with --strict, 3 when Twilio would have warned about the TwiML (it plays past
+    such mistakes, and so does the emulator, with a warning in the transcript).
     """
     config = current_app.config
     auth_token = config.get("TWILIO_AUTH_TOKEN")
@@ -160,10 +189,22 @@ def simulate_call(
         if as_json and exc.transcript is not None:
             click.echo(json.dumps(exc.transcript, indent=2))
         raise click.ClickException(str(exc)) from None
+    given = [name for name, value in supplied.items() if value is not None]
+    given += [name for name, value in (("star_at", star_at), ("hangup_at", hangup_at)) if value]
+    transcript.unused_options.extend(options_not_played(transcript, caller, given))
     if as_json:
         click.echo(json.dumps(transcript.to_dict(), indent=2))
     else:
         click.echo(f"result: {_summary(transcript.result)}")
+        for text in transcript.unused_options:
+            click.echo(f"warning: {text}", err=True)
+    if transcript.unused_options:
+        raise SystemExit(EXIT_OPTION_UNUSED)
+    if strict and transcript.twilio_warnings:
+        if not as_json:
+            count = len(transcript.twilio_warnings)
+            click.echo(f"--strict: Twilio would warn {count} time(s) about this TwiML", err=True)
+        raise SystemExit(EXIT_TWILIO_WARNED)
 
 
 @click.command("check-connector")
@@ -173,9 +214,15 @@ def simulate_call(
 @click.option(
     "--budget",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
-    show_default=True,
-    help="Seconds every answer must come within.",
+    default=None,
+    help=f"Seconds every answer must come within [default: the contract's "
+    f"{CONTRACT_LATENCY:g}, Twilio's wait].",
+)
+@click.option(
+    "--payline-target",
+    is_flag=True,
+    help=f"Hold the connector to PayLine's own tighter target of {PAYLINE_LATENCY_TARGET:g} s "
+    "instead of the contract's limit.",
 )
 @click.option(
     "--timeout",
@@ -187,21 +234,43 @@ def simulate_call(
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON document.")
 @with_appcontext
 def check_connector(
-    url: str, username: str, password: str, budget: float, timeout: float, as_json: bool
+    url: str,
+    username: str,
+    password: str,
+    budget: float | None,
+    payline_target: bool,
+    timeout: float,
+    as_json: bool,
 ) -> None:
-    """Check any Generic Pay Connector at URL against Twilio's contract. Exit 0 when all pass."""
+    """Check any Generic Pay Connector at URL against Twilio's contract.
+
+    Each case is PASS, NOTE (allowed by the contract, worth knowing), INFO (an input Twilio
+    never forwards: not held against the connector) or FAIL (naming the rule it breaks).
+    Exit 0 when no case fails, 1 otherwise.
+    """
+    if budget is None:
+        budget = PAYLINE_LATENCY_TARGET if payline_target else CONTRACT_LATENCY
     results = run_check(url, username, password, budget=budget, timeout=timeout)
     passed = all(result.passed for result in results)
     if as_json:
-        document = {"url": url, "passed": passed, "cases": [r.to_dict() for r in results]}
+        document = {
+            "url": url,
+            "passed": passed,
+            "budget": budget,
+            "cases": [r.to_dict() for r in results],
+        }
         click.echo(json.dumps(document, indent=2))
     else:
         width = max(len(result.name) for result in results)
         for result in results:
             latency = f"{result.latency:7.3f} s" if result.latency is not None else "      - "
-            verdict = "PASS" if result.passed else "FAIL"
-            click.echo(f"{result.name:<{width}}  {verdict}  {latency}  {result.why}")
-        count = sum(result.passed for result in results)
-        click.echo(f"{count}/{len(results)} cases passed")
+            verdict = result.verdict.upper()
+            click.echo(f"{result.name:<{width}}  {verdict:<4}  {latency}  {result.why}")
+        count = {v: sum(r.verdict == v for r in results) for v in (PASS, NOTE, FAIL)}
+        informational = len(results) - sum(count.values())
+        click.echo(
+            f"{count[FAIL]} failed, {count[NOTE]} with a note, {informational} for "
+            f"information: {len(results) - count[FAIL]}/{len(results)} cases passed"
+        )
     if not passed:
         raise SystemExit(1)

@@ -335,6 +335,8 @@ class PayEnvironment:
     connector_timeout: float = CONNECTOR_TIMEOUT
     connector_retries: int = CONNECTOR_RETRIES
     new_transaction_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    #: told each card or account number the caller keys in, so that it is masked from then on
+    keyed: Callable[[str, str], None] = lambda step, value: None
 
 
 @dataclass
@@ -396,6 +398,8 @@ class PaySession:
                 record["pressed"] = None
                 self.env.report(f"  [{step} #{attempt}] said: {said} | caller hung up")
                 return "caller-hung-up", {}
+            if value and step in ("payment-card-number", "bank-account-number"):
+                self.env.keyed(step, value)
             keys = masked_keys(step, value) + "#" if value else ""
             record["pressed"] = keys
             self.pressed.append(keys)

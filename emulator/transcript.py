@@ -10,15 +10,39 @@
                    "connector_request": <masked>, "connector_attempts": n,
                    "connector_response", "action_url", "callback": {...}}],
      "result": <the last payment's callback or null>,
-     "warnings": [...], "ended": "hangup|end-of-document|caller-hung-up|rejected|error",
+     "warnings": [...], "twilio_warnings": [{"code", "message"}], "unused_options": [...],
+     "ended": "hangup|end-of-document|caller-hung-up|rejected|error",
      "error": <reason, only when the call broke>}
+
+``warnings`` holds every warning as text; ``twilio_warnings`` those Twilio itself would raise
+(its debugger code, e.g. 12200) while playing past; ``unused_options`` the caller's options
+that never came into play (``--digits`` left over, a ``--star-at`` step never reached...).
+
+Masking is by field: identifiers (charge and token ids, confirmation codes, transaction and
+call sids) are the connector's and Twilio's own and are shown as they are, unless one is the
+caller's card number; every other string is free text, where the caller's keyed card and
+account numbers and anything card-shaped are masked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+#: Fields that hold the connector's identifiers: shown as they are (see ``scrub``).
+IDENTIFIER_FIELDS = frozenset(
+    {
+        "PaymentConfirmationCode",
+        "PaymentToken",
+        "ProfileId",
+        "charge_id",
+        "token_id",
+        "transaction_id",
+        "CallSid",
+        "AccountSid",
+    }
+)
 
 
 @dataclass
@@ -71,10 +95,12 @@ class Transcript:
     steps: list[Step] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    twilio_warnings: list[dict[str, str]] = field(default_factory=list)
+    unused_options: list[str] = field(default_factory=list)
     ended: str | None = None
     error: str | None = None
-    #: masks the caller's card and account numbers wherever they appear (set by the runner)
-    scrub: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    #: ``scrub(text, identifier=...)`` masks card and account data (set by the runner)
+    scrub: Callable[..., str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def result(self) -> dict[str, str] | None:
@@ -88,18 +114,27 @@ class Transcript:
             "payments": [payment.to_dict() for payment in self.payments],
             "result": self.result,
             "warnings": list(self.warnings),
+            "twilio_warnings": [dict(w) for w in self.twilio_warnings],
+            "unused_options": list(self.unused_options),
             "ended": self.ended,
         }
         if self.error is not None:
             data["error"] = self.error
-        return _scrub(data, self.scrub) if self.scrub else data
+        if self.scrub is None:
+            return data
+        return _scrub(data, self.scrub, IDENTIFIER_FIELDS)
 
 
-def _scrub(value: Any, scrub: Callable[[str], str]) -> Any:
+def _scrub(
+    value: Any, scrub: Callable[..., str], identifiers: Collection[str], key: str | None = None
+) -> Any:
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value, identifier=key in identifiers)
     if isinstance(value, dict):
-        return {scrub(k) if isinstance(k, str) else k: _scrub(v, scrub) for k, v in value.items()}
+        return {
+            scrub(k) if isinstance(k, str) else k: _scrub(v, scrub, identifiers, k)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_scrub(v, scrub) for v in value]
+        return [_scrub(v, scrub, identifiers, key) for v in value]
     return value

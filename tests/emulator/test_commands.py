@@ -95,12 +95,12 @@ def test_simulate_call_exits_non_zero_with_the_reason_when_the_app_breaks_the_pr
 
 
 def test_simulate_call_json_on_a_protocol_error_still_prints_one_document(fake_app):
-    fake_app.config["RAW_TWIML"]["bad"] = "<Response><Bogus/></Response>"
+    fake_app.config["RAW_TWIML"]["bad"] = "<Response><Pay chargeAmount='1e3'/></Response>"
     result = invoke(fake_app, "simulate-call", "--path", "/voice/raw/bad", "--json")
 
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["error"].endswith("unknown verb <Bogus> in <Response>")
-    assert "unknown verb <Bogus>" in result.stderr
+    assert json.loads(result.stdout)["error"].endswith("(64003)")
+    assert "chargeAmount must be a plain non-negative decimal" in result.stderr
 
 
 def test_simulate_call_warnings_go_to_stderr_in_readable_mode(fake_app):

@@ -20,40 +20,20 @@ def raw(fake_app, name: str, twiml) -> str:
 @pytest.mark.parametrize(
     ("twiml", "reason"),
     [
-        ("<Response><Play2/></Response>", "unknown verb <Play2>"),
-        ("<Response><Prompt for='payment-card-number'/></Response>", "belongs inside <Pay>"),
-        (
-            f"<Response><Pay {ACTION} confirmation='true'/></Response>",
-            "unknown attribute 'confirmation'",
-        ),
-        ("<Response><Say colour='red'>hi</Say></Response>", "unknown attribute 'colour'"),
-        (
-            f"<Response><Pay {ACTION}><Say>hi</Say></Pay></Response>",
-            "<Say> is not allowed inside <Pay>",
-        ),
-        ("<Response><Gather><Pay/></Gather></Response>", "<Pay> is not allowed inside <Gather>"),
         (f"<Response><Pay {ACTION} chargeAmount='10.001'/></Response>", "more than 2 decimals"),
         (f"<Response><Pay {ACTION} chargeAmount='-5'/></Response>", "plain non-negative decimal"),
         (f"<Response><Pay {ACTION} chargeAmount='1e3'/></Response>", "plain non-negative decimal"),
         (f"<Response><Pay {ACTION} chargeAmount='$10'/></Response>", "plain non-negative decimal"),
         (f"<Response><Pay {ACTION} chargeAmount='1000000.01'/></Response>", "over the maximum"),
         (f"<Response><Pay {ACTION} maxAttempts='4'/></Response>", "maxAttempts must be one of"),
-        (f"<Response><Pay {ACTION} timeout='0'/></Response>", "positive integer"),
-        (f"<Response><Pay {ACTION} paymentMethod='paypal'/></Response>", "paymentMethod"),
+        (f"<Response><Pay {ACTION} timeout='0'/></Response>", "positive integer .*64020"),
+        (f"<Response><Pay {ACTION} paymentMethod='paypal'/></Response>", "paymentMethod.*64013"),
         (f"<Response><Pay {ACTION} validCardTypes='visa bogus'/></Response>", "bogus"),
         (f"<Response><Pay {ACTION} bankAccountType='consumer-checking'/></Response>", "64017"),
-        (f"<Response><Pay {ACTION}><Prompt for='pin'/></Pay></Response>", "for must be one of"),
         (
-            f"<Response><Pay {ACTION}>{CVV_PROMPT} errorType='oops'/></Pay></Response>",
-            "oops",
-        ),
-        (
-            f"<Response><Pay {ACTION}>{CVV_PROMPT} attempt='11'/></Pay></Response>",
-            "1 to 10",
-        ),
-        (
-            f"<Response><Pay {ACTION}>{CVV_PROMPT} cardType='amex x'/></Pay></Response>",
-            "x",
+            f"<Response><Pay {ACTION} paymentMethod='ach-debit' bankAccountType='savings'/>"
+            "</Response>",
+            "bankAccountType must be one of",
         ),
         (
             "<Response><Pay action='http://pay.example.com/done'/></Response>",
@@ -163,7 +143,7 @@ def test_dial_is_reported_not_connected_and_the_document_goes_on(
 
 def test_protocol_error_messages_never_carry_the_card_number(fake_app, wsgi_transport, place_call):
     visa = "4111111111111111"
-    twiml = f"<Response><Say>{visa}</Say><Pay {ACTION} bogus='{visa}'/></Response>"
+    twiml = f"<Response><Say>{visa}</Say><Pay {ACTION} validCardTypes='{visa}'/></Response>"
     with pytest.raises(TwimlRefused) as caught:
         place_call(wsgi_transport, Caller(), path=raw(fake_app, "leak", twiml))
 
