@@ -7,6 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from connector.processors.registry import load_processor_settings, warn_if_sandbox_in_production
+
 log = logging.getLogger(__name__)
 
 DEVELOPMENT_SECRETS = {
@@ -33,10 +35,6 @@ DEFAULTS: dict[str, Any] = {
     "PAY_CONNECTOR": "Default",
     "CONNECTOR_MODE": "test",
     "PROCESSOR": "sandbox",
-    "PROCESSOR_URL": None,
-    "PROCESSOR_USERNAME": None,
-    "PROCESSOR_PASSWORD": None,
-    "PROCESSOR_TIMEOUT_SECONDS": 8.0,
     "ADMIN_USERNAME": None,
     "ADMIN_PASSWORD": None,
     "SANDBOX_SLOW_SECONDS": 12.0,
@@ -65,7 +63,6 @@ PAY_LANGUAGES = frozenset(
 """The languages Twilio's <Pay> speaks (card prompts); every prompt of the call uses one."""
 
 _FLOATS = (
-    "PROCESSOR_TIMEOUT_SECONDS",
     "PROCESSOR_RETRY_SECONDS",
     "INVOICE_HOLD_SECONDS",
     "UNKNOWN_HOLD_SECONDS",
@@ -96,7 +93,9 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     settings["PUBLIC_BASE_URL"] = (settings["PUBLIC_BASE_URL"] or "").rstrip("/") or None
     _database_settings(settings, environ)
     _fill_development_secrets(settings)
-    _validate(settings)
+    processor_problems = _load_processor_settings(settings, environ, overrides or {})
+    _validate(settings, processor_problems)
+    warn_if_sandbox_in_production(settings["PROCESSOR"], settings["PAYLINE_ENV"])
     return settings
 
 
@@ -134,6 +133,17 @@ def _database_settings(settings: dict[str, Any], environ: Mapping[str, str]) -> 
         )
 
 
+def _load_processor_settings(
+    settings: dict[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> list[str]:
+    """The processors' own settings, declared by each adapter (connector/processors/)."""
+    values, problems = load_processor_settings(
+        settings["PROCESSOR"], environ, overrides, settings
+    )
+    settings.update(values)
+    return problems
+
+
 def _number(key: str, value: Any, kind: type) -> Any:
     try:
         return kind(value)
@@ -155,8 +165,8 @@ def _fill_development_secrets(settings: dict[str, Any]) -> None:
         )
 
 
-def _validate(settings: dict[str, Any]) -> None:
-    problems = []
+def _validate(settings: dict[str, Any], processor_problems: list[str]) -> None:
+    problems = list(processor_problems)
     if settings["PAYLINE_ENV"] not in ("development", "production"):
         problems.append("PAYLINE_ENV must be 'development' or 'production'")
     if settings["PAYLINE_ENV"] != "development":
@@ -178,13 +188,6 @@ def _validate(settings: dict[str, Any]) -> None:
         )
     if settings["CONNECTOR_MODE"] not in ("test", "live"):
         problems.append("CONNECTOR_MODE must be 'test' or 'live'")
-    if settings["PROCESSOR"] not in ("sandbox", "http"):
-        problems.append("PROCESSOR must be 'sandbox' or 'http'")
-    if settings["PROCESSOR"] == "http" and not settings.get("PROCESSOR_URL"):
-        problems.append("PROCESSOR=http needs PROCESSOR_URL")
-    processor_url = settings.get("PROCESSOR_URL") or ""
-    if processor_url.startswith("http://") and settings["PAYLINE_ENV"] != "development":
-        problems.append("PROCESSOR_URL must be https:// outside development (card data)")
     if settings["PUBLIC_BASE_URL"] and not settings["PUBLIC_BASE_URL"].startswith(
         ("https://", "http://")
     ):

@@ -6,8 +6,8 @@ from flask import Flask, g
 
 from connector.ledger import LedgerSettings
 from connector.processors import Processor
-from connector.processors.http import HttpGatewayProcessor
-from connector.processors.sandbox import SandboxProcessor
+from connector.processors.registry import StoreBound
+from connector.processors.registry import build as build_processor
 from connector.service import ConnectorService
 from storage import Store
 
@@ -17,7 +17,7 @@ class PayLine:
 
     def __init__(self, app: Flask):
         self.config = app.config
-        self._gateway: HttpGatewayProcessor | None = None
+        self._processor: StoreBound | None = None
         self._configure_pool()
         app.extensions["payline"] = self
         app.teardown_appcontext(self._close_store)
@@ -57,19 +57,12 @@ class PayLine:
             store.close()
 
     def processor(self, store: Store) -> Processor:
-        """The sandbox books in the request's store; a gateway adapter is built once per app,
-        so that its connection pool (and TLS sessions) outlive a request."""
-        name = self.config["PROCESSOR"]
-        if name == "sandbox":
-            return SandboxProcessor(store, slow_seconds=self.config["SANDBOX_SLOW_SECONDS"])
-        if self._gateway is None:
-            self._gateway = HttpGatewayProcessor(
-                url=self.config["PROCESSOR_URL"],
-                username=self.config["PROCESSOR_USERNAME"],
-                password=self.config["PROCESSOR_PASSWORD"],
-                timeout_seconds=self.config["PROCESSOR_TIMEOUT_SECONDS"],
-            )
-        return self._gateway
+        """The processor PROCESSOR names, from the registry (connector/processors/): built
+        once per app, so that a gateway's connection pool (and TLS sessions) outlive a
+        request, then bound to the request's store (the sandbox books in it)."""
+        if self._processor is None:
+            self._processor = build_processor(self.config["PROCESSOR"], self.config)
+        return self._processor(store)
 
     def connector_service(self) -> ConnectorService:
         store = self.store()

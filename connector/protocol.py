@@ -43,6 +43,20 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     PROCESSING_ERROR = "processing_error"
     IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+    # Gateway outcomes (Authorize.Net first). Each comment says how the settlement core must
+    # read the code: "refused" = refused before any charge (safe to let the caller try
+    # again), "unknown" = money may have moved or may move (hold, reconcile, never retry).
+    EXPIRED_CARD = "expired_card"  # refused
+    INCORRECT_SECURITY_CODE = "incorrect_security_code"  # refused: CVV did not match
+    INCORRECT_POSTAL_CODE = "incorrect_postal_code"  # refused: AVS (ZIP) did not match
+    CARD_NOT_SUPPORTED = "card_not_supported"  # refused: the merchant does not take this brand
+    PAYMENT_METHOD_NOT_SUPPORTED = "payment_method_not_supported"  # refused: e.g. no eCheck
+    INVALID_BANK_ACCOUNT = "invalid_bank_account"  # refused: account type / eCheck type
+    CONFIGURATION_ERROR = "configuration_error"  # refused: credentials or account set-up
+    PENDING_REVIEW = "pending_review"  # unknown: held by the fraud filter, may be captured
+    DUPLICATE_TRANSACTION = "duplicate_transaction"  # unknown: a like charge exists already
+    TOKEN_NOT_FOUND = "token_not_found"  # refused: no such stored profile
+    TRANSACTION_NOT_SETTLED = "transaction_not_settled"  # refused (refund): void it instead
 
 
 class NotAConnectorRequest(Exception):

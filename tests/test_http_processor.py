@@ -39,7 +39,7 @@ def test_a_charge_is_relayed_with_the_idempotency_key_and_gateway_credentials(
     assert sent.headers["Authorization"].startswith("Basic ")
     assert sent.json()["amount"] == "10.00" and sent.json()["currency"] == "USD"
     assert sent.json()["card"]["exp_year"] == 2039
-    assert sent.timeout == 8
+    assert sent.timeout == (3.05, 8)  # connect, then the whole exchange's budget
 
 
 def test_ach_and_tokenize_are_relayed_with_their_own_fields(gateway, requests_mock):
