@@ -523,9 +523,11 @@ class PaymentsApi:
 
     # -- helpers for callers of the stand-in -------------------------------------------------------
 
-    def wait_idle(self) -> None:
-        """Until every session's queued work (keying, callbacks, connector) is done."""
-        for session in list(self.sessions.values()):
+    def wait_idle(self, payment_sid: str | None = None) -> None:
+        """Until the session's (or every session's) queued work is done: the caller's keys,
+        the callbacks delivered and answered, the connector asked."""
+        sessions = [self.sessions[payment_sid]] if payment_sid else list(self.sessions.values())
+        for session in sessions:
             session.work.join()
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> StandInServer:
