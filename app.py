@@ -40,6 +40,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(voice.bp)
     app.register_blueprint(connector.bp)
     app.register_blueprint(admin.bp)
+    from blueprints.agent import bp as agent_bp
+
+    app.register_blueprint(agent_bp)
     register_error_handlers(app)
     register_security(app)
     _register_health(app)

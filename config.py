@@ -96,6 +96,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     processor_problems = _load_processor_settings(settings, environ, overrides or {})
     _validate(settings, processor_problems)
     warn_if_sandbox_in_production(settings["PROCESSOR"], settings["PAYLINE_ENV"])
+    _agent_settings(environ, overrides or {}, settings)
     return settings
 
 
@@ -194,3 +195,52 @@ def _validate(settings: dict[str, Any], processor_problems: list[str]) -> None:
         problems.append("PUBLIC_BASE_URL must start with https:// (or http:// for local use)")
     if problems:
         raise ConfigError("PayLine cannot start: " + "; ".join(problems))
+
+
+# -- agent assist (the /agent console and Twilio's Payments API) ---------------------------------
+
+AGENT_DEFAULTS: dict[str, Any] = {
+    "TWILIO_API_BASE_URL": None,  # None: https://api.twilio.com; the emulator's stand-in locally
+    "TWILIO_API_TIMEOUT_SECONDS": 10.0,
+    "TWILIO_API_RETRIES": 2,  # further tries of an unanswered call, with the same key
+    "AGENT_USERNAME": None,  # the console's HTTP Basic pair (else the ADMIN_* pair)
+    "AGENT_PASSWORD": None,
+    "AGENT_CAPTURE_TIMEOUT_SECONDS": None,  # Twilio's per-digit Timeout (default 5, max 600)
+}
+
+
+def _agent_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any], settings: dict[str, Any]
+) -> None:
+    """Read and check the agent-assist block; the REST base URL carries the auth token, so it
+    is https unless it is this machine (the emulator's stand-in)."""
+    for key, default in AGENT_DEFAULTS.items():
+        value = overrides.get(key, environ.get(key) or default)
+        settings[key] = value
+    settings["TWILIO_API_TIMEOUT_SECONDS"] = _number(
+        "TWILIO_API_TIMEOUT_SECONDS", settings["TWILIO_API_TIMEOUT_SECONDS"], float
+    )
+    settings["TWILIO_API_RETRIES"] = _number(
+        "TWILIO_API_RETRIES", settings["TWILIO_API_RETRIES"], int
+    )
+    if settings["AGENT_CAPTURE_TIMEOUT_SECONDS"] is not None:
+        timeout = _number(
+            "AGENT_CAPTURE_TIMEOUT_SECONDS", settings["AGENT_CAPTURE_TIMEOUT_SECONDS"], int
+        )
+        if not 1 <= timeout <= 600:
+            raise ConfigError("AGENT_CAPTURE_TIMEOUT_SECONDS must be 1 to 600")
+        settings["AGENT_CAPTURE_TIMEOUT_SECONDS"] = timeout
+    base = (settings["TWILIO_API_BASE_URL"] or "").rstrip("/") or None
+    settings["TWILIO_API_BASE_URL"] = base
+    if base:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ConfigError(
+                "PayLine cannot start: TWILIO_API_BASE_URL must be https:// "
+                "(http:// only for this machine, e.g. the emulator's stand-in)"
+            )
+    if not 0 <= settings["TWILIO_API_RETRIES"] <= 5:
+        raise ConfigError("TWILIO_API_RETRIES must be 0 to 5")
