@@ -28,7 +28,7 @@ BANK_ACCOUNT = "123456789"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, backend):
     directory = tmp_path_factory.mktemp("e2e-agent")
     port = free_port()
     lines: list[str] = []

@@ -37,7 +37,7 @@ def gateway():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, gateway):
+def server(tmp_path_factory, gateway, backend):
     server = serve(
         tmp_path_factory.mktemp("authorize-net-e2e"),
         workers=4,
