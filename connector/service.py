@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connector.ledger import LedgerSettings, LedgerStore, Outcome, answer_once
+from connector.ledger import LeaseRenewer, LedgerSettings, LedgerStore, Outcome, answer_once
 from connector.processors import Processor, ProcessorResult, ProcessorUnavailable
 from connector.protocol import (
     ConnectorRequest,
@@ -39,6 +39,8 @@ class ConnectorService:
     store: ConnectorStore
     open_store: Callable[[], ConnectorStore]
     ledger: LedgerSettings
+    leases: LeaseRenewer | None = None
+    """The process's lease renewer (one thread for every claim); None: one per request."""
     processor_retry_seconds: float = 40.0
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
     clock: Callable[[], float] = time.monotonic
@@ -64,6 +66,8 @@ class ConnectorService:
             store=self.store,
             open_store=self.open_store,
             settings=self.ledger,
+            leases=self.leases,
+            calls_processor=request is not None,
         )
         log.info(
             "connector %s %s -> %s",
@@ -117,8 +121,11 @@ class ConnectorService:
         ask = self.processor.charge if request.method == "charge" else self.processor.tokenize
         deadline = self.clock() + self.processor_retry_seconds
         delay = 0.25
+        first = True  # the claim counted the first call in its own write
         while True:
-            self.store.note_processor_call(request.transaction_id)
+            if not first:
+                self.store.note_processor_call(request.transaction_id)
+            first = False
             try:
                 return ask(request, request.transaction_id)
             except ProcessorUnavailable as failure:
