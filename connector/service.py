@@ -50,15 +50,17 @@ class ConnectorService:
         """The HTTP status and JSON body for one request to the connector endpoint."""
         try:
             envelope = parse_envelope(body)
-        except NotAConnectorRequest as refusal:
+        except NotAConnectorRequest as not_one:
             answer = ConnectorResponse.error(
-                refusal.method, ErrorCode.INVALID_REQUEST, str(refusal)
+                not_one.method, ErrorCode.INVALID_REQUEST, str(not_one)
             )
             return 400, answer.to_json()
+        request: ConnectorRequest | None = None
+        refusal: ValidationError | None = None
         try:
-            request, refusal = validate(envelope, mode=self.mode, today=self.today()), None
+            request = validate(envelope, mode=self.mode, today=self.today())
         except ValidationError as error:
-            request, refusal = None, error
+            refusal = error
         response = answer_once(
             envelope,
             fingerprint(envelope, self.secret),
@@ -97,10 +99,9 @@ class ConnectorService:
                 "the payment processor did not confirm the outcome; check before charging again",
             )
             return Outcome(response, final=False, summary=summary)
-        parameters = {
-            **mask_value({**request.parameters, **result.parameters}),
-            **_echo(request),
-        }
+        masked = mask_value({**request.parameters, **result.parameters})
+        assert isinstance(masked, dict)  # mask_value keeps a value's shape
+        parameters = {**masked, **_echo(request)}
         response = ConnectorResponse(
             method=request.method,
             id=result.id,
