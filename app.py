@@ -30,7 +30,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_settings(os.environ, test_config))
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     PayLine(app)
 
     from blueprints import admin, connector, voice

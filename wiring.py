@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g
 
-from connector.ledger import LedgerSettings
+from connector.ledger import LeaseRenewer, LedgerSettings
 from connector.processors import Processor
 from connector.processors.registry import StoreBound
 from connector.processors.registry import build as build_processor
@@ -19,6 +19,7 @@ class PayLine:
         self.config = app.config
         self._processor: StoreBound | None = None
         self._configure_pool()
+        self.leases = LeaseRenewer(self.open_store)  # one renewal thread per process
         app.extensions["payline"] = self
         app.teardown_appcontext(self._close_store)
 
@@ -72,6 +73,7 @@ class PayLine:
             processor=self.processor(store),
             store=store,
             open_store=self.open_store,
+            leases=self.leases,
             processor_retry_seconds=self.config["PROCESSOR_RETRY_SECONDS"],
             ledger=LedgerSettings(
                 wait_seconds=self.config["IDEMPOTENCY_WAIT_SECONDS"],

@@ -17,10 +17,12 @@ ledger makes that safe:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -52,8 +54,10 @@ class LedgerStore(Protocol):
         fingerprint: str,
         owner: str,
         lease_seconds: float,
+        processor_calls: int = 0,
     ) -> ClaimOutcome:
-        """Claim, take over an expired lease (timed by the database's clock), or report."""
+        """Claim, take over an expired lease (timed by the database's clock), or report;
+        `processor_calls` is counted with a successful claim (one write, not two)."""
         ...
 
     def renew_claim(self, transaction_id: str, owner: str, lease_seconds: float) -> bool: ...
@@ -81,14 +85,26 @@ def answer_once(
     open_store: Callable[[], LedgerStore],
     settings: LedgerSettings,
     clock: Callable[[], float] = time.time,
+    leases: LeaseRenewer | None = None,
+    calls_processor: bool = False,
 ) -> ConnectorResponse:
-    """Run `decide` at most once at a time per transaction_id and answer every copy alike."""
+    """Run `decide` at most once at a time per transaction_id and answer every copy alike.
+
+    `calls_processor`: `decide` asks the processor once (more only on an unknown outcome), so
+    the claim counts that call in the same write. `leases`: the process's lease renewer.
+    """
     owner = uuid.uuid4().hex
     deadline = clock() + settings.wait_seconds
     poll = settings.poll_seconds
+    leases = leases or LeaseRenewer(open_store)
     while True:
         claim = store.claim_transaction(
-            envelope.transaction_id, envelope.method, fingerprint, owner, settings.lease_seconds
+            envelope.transaction_id,
+            envelope.method,
+            fingerprint,
+            owner,
+            settings.lease_seconds,
+            processor_calls=1 if calls_processor else 0,
         )
         if claim.kind == "mismatch":
             return ConnectorResponse.error(
@@ -99,7 +115,7 @@ def answer_once(
         if claim.kind == "done":
             return ConnectorResponse.from_json(envelope.method, claim.response or {})
         if claim.kind == "claimed":
-            return _decide_as_owner(envelope, owner, decide, store, open_store, settings, clock)
+            return _decide_as_owner(envelope, owner, decide, store, leases, settings)
         if clock() >= deadline:
             log.warning(
                 "transaction %s still in flight after %.0fs",
@@ -120,11 +136,10 @@ def _decide_as_owner(
     owner: str,
     decide: Callable[[], Outcome],
     store: LedgerStore,
-    open_store: Callable[[], LedgerStore],
+    leases: LeaseRenewer,
     settings: LedgerSettings,
-    clock: Callable[[], float],
 ) -> ConnectorResponse:
-    with _LeaseKeeper(envelope.transaction_id, owner, open_store, settings, clock):
+    with leases.hold(envelope.transaction_id, owner, settings.lease_seconds):
         try:
             outcome = decide()
         except BaseException:
@@ -143,41 +158,110 @@ def _decide_as_owner(
     return outcome.response
 
 
-class _LeaseKeeper:
-    """Renews the claim's lease from a thread of its own while the owner is busy.
+@dataclass
+class _Lease:
+    transaction_id: str
+    owner: str
+    lease_seconds: float
+    renew_at: float
 
-    The thread opens its own store: a SQLite connection is not shared between threads.
+
+class LeaseRenewer:
+    """One thread per process renews the lease of every claim this process owns.
+
+    It used to be a thread started and joined per charge; now a claim registers here for as
+    long as its owner works on it, and a single thread renews each one a third of its lease
+    after the last renewal (the thread ends after a minute without claims and starts again with
+    the next one). It opens a store of its own per round: a SQLite connection is not shared
+    between threads, and a PostgreSQL connection goes back to the pool between rounds.
     """
 
-    def __init__(self, transaction_id, owner, open_store, settings: LedgerSettings, clock):
-        self.transaction_id = transaction_id
-        self.owner = owner
+    IDLE_SECONDS = 60.0
+
+    def __init__(
+        self,
+        open_store: Callable[[], LedgerStore],
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.open_store = open_store
-        self.settings = settings
         self.clock = clock
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self._leases: dict[tuple[str, str], _Lease] = {}
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
 
-    def __enter__(self) -> _LeaseKeeper:
-        self.thread.start()
-        return self
+    @contextmanager
+    def hold(self, transaction_id: str, owner: str, lease_seconds: float) -> Iterator[None]:
+        """Keep this claim's lease alive while the block runs."""
+        key = (transaction_id, owner)
+        lease = _Lease(transaction_id, owner, lease_seconds, self.clock() + lease_seconds / 3)
+        with self._changed:
+            self._leases[key] = lease
+            self._ensure_thread()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._leases.pop(key, None)
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
+    def held(self) -> int:
+        with self._changed:
+            return len(self._leases)
+
+    def _ensure_thread(self) -> None:
+        if self._pid != os.getpid():  # forked: the parent's thread does not exist here
+            self._pid, self._thread = os.getpid(), None
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+            self._thread.start()
+
+    def _due(self) -> tuple[list[_Lease], float | None]:
+        now = self.clock()
+        due = [lease for lease in self._leases.values() if lease.renew_at <= now]
+        pending = [lease.renew_at for lease in self._leases.values() if lease.renew_at > now]
+        wait = (min(pending) - now) if pending else None
+        return due, wait
 
     def _run(self) -> None:
-        interval = self.settings.lease_seconds / 3
+        idle_since = self.clock()
+        while True:
+            with self._changed:
+                due, wait = self._due()
+                if not due:
+                    if not self._leases and self.clock() - idle_since >= self.IDLE_SECONDS:
+                        self._thread = None
+                        return
+                    self._changed.wait(wait if wait is not None else self.IDLE_SECONDS)
+                    if self._leases:
+                        idle_since = self.clock()
+                    continue
+            self._renew(due)
+            idle_since = self.clock()
+
+    def _renew(self, due: list[_Lease]) -> None:
         store = None
         try:
-            while not self.stop.wait(interval):
+            store = self.open_store()
+            for lease in due:
+                with self._changed:
+                    if (lease.transaction_id, lease.owner) not in self._leases:
+                        continue
                 try:
-                    store = store or self.open_store()
-                    lease = self.settings.lease_seconds
-                    if not store.renew_claim(self.transaction_id, self.owner, lease):
-                        return
+                    kept = store.renew_claim(lease.transaction_id, lease.owner, lease.lease_seconds)
                 except Exception:
-                    log.exception("could not renew the lease of %s", self.transaction_id)
+                    log.exception("could not renew the lease of %s", lease.transaction_id)
+                    kept = True  # try again at the next round
+                with self._changed:
+                    if kept:
+                        lease.renew_at = self.clock() + lease.lease_seconds / 3
+                    else:  # another copy took it over: nothing left to renew
+                        self._leases.pop((lease.transaction_id, lease.owner), None)
+        except Exception:
+            log.exception("could not open a store to renew leases")
+            with self._changed:
+                for lease in due:
+                    lease.renew_at = self.clock() + 1.0
         finally:
             close = getattr(store, "close", None)
             if close:

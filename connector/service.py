@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from connector.ledger import LedgerSettings, LedgerStore, Outcome, answer_once
+from connector.ledger import LeaseRenewer, LedgerSettings, LedgerStore, Outcome, answer_once
 from connector.processors import Processor, ProcessorResult, ProcessorUnavailable
 from connector.protocol import (
     ConnectorRequest,
@@ -39,6 +39,8 @@ class ConnectorService:
     store: ConnectorStore
     open_store: Callable[[], ConnectorStore]
     ledger: LedgerSettings
+    leases: LeaseRenewer | None = None
+    """The process's lease renewer (one thread for every claim); None: one per request."""
     processor_retry_seconds: float = 40.0
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
     clock: Callable[[], float] = time.monotonic
@@ -48,15 +50,17 @@ class ConnectorService:
         """The HTTP status and JSON body for one request to the connector endpoint."""
         try:
             envelope = parse_envelope(body)
-        except NotAConnectorRequest as refusal:
+        except NotAConnectorRequest as not_one:
             answer = ConnectorResponse.error(
-                refusal.method, ErrorCode.INVALID_REQUEST, str(refusal)
+                not_one.method, ErrorCode.INVALID_REQUEST, str(not_one)
             )
             return 400, answer.to_json()
+        request: ConnectorRequest | None = None
+        refusal: ValidationError | None = None
         try:
-            request, refusal = validate(envelope, mode=self.mode, today=self.today()), None
+            request = validate(envelope, mode=self.mode, today=self.today())
         except ValidationError as error:
-            request, refusal = None, error
+            refusal = error
         response = answer_once(
             envelope,
             fingerprint(envelope, self.secret),
@@ -64,6 +68,8 @@ class ConnectorService:
             store=self.store,
             open_store=self.open_store,
             settings=self.ledger,
+            leases=self.leases,
+            calls_processor=request is not None,
         )
         log.info(
             "connector %s %s -> %s",
@@ -93,10 +99,9 @@ class ConnectorService:
                 "the payment processor did not confirm the outcome; check before charging again",
             )
             return Outcome(response, final=False, summary=summary)
-        parameters = {
-            **mask_value({**request.parameters, **result.parameters}),
-            **_echo(request),
-        }
+        masked = mask_value({**request.parameters, **result.parameters})
+        assert isinstance(masked, dict)  # mask_value keeps a value's shape
+        parameters = {**masked, **_echo(request)}
         response = ConnectorResponse(
             method=request.method,
             id=result.id,
@@ -117,8 +122,11 @@ class ConnectorService:
         ask = self.processor.charge if request.method == "charge" else self.processor.tokenize
         deadline = self.clock() + self.processor_retry_seconds
         delay = 0.25
+        first = True  # the claim counted the first call in its own write
         while True:
-            self.store.note_processor_call(request.transaction_id)
+            if not first:
+                self.store.note_processor_call(request.transaction_id)
+            first = False
             try:
                 return ask(request, request.transaction_id)
             except ProcessorUnavailable as failure:

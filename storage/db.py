@@ -78,6 +78,11 @@ def connect(database_url: str) -> Connection:
     return connect_postgres(database_url)
 
 
+def _plain(params: Params) -> dict[str, Any] | Sequence[Any]:
+    """What sqlite-utils accepts: a dict for named parameters, else a sequence."""
+    return dict(params) if isinstance(params, Mapping) else params
+
+
 class SqliteConnection:
     """SQLite through sqlite-utils: WAL, a busy timeout, autocommit outside `atomic()`."""
 
@@ -94,13 +99,13 @@ class SqliteConnection:
 
     def execute(self, sql: str, params: Params = ()) -> int:
         try:
-            return self.db.execute(sql, params).rowcount
+            return self.db.execute(sql, _plain(params)).rowcount
         except sqlite3.IntegrityError as error:
             raise IntegrityError(str(error)) from None
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         try:
-            return list(self.db.query(sql, params))
+            return list(self.db.query(sql, _plain(params)))
         except sqlite3.IntegrityError as error:  # INSERT … RETURNING
             raise IntegrityError(str(error)) from None
 

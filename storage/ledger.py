@@ -27,12 +27,14 @@ class LedgerStatements:
         fingerprint: str,
         owner: str,
         lease_seconds: float,
+        processor_calls: int = 0,
     ) -> ClaimOutcome:
         """Atomically claim the id, take over an expired claim, or report what holds it.
 
-        Reads first, so that copies polling for an in-flight original do not compete for the
-        write lock with the owner's lease renewals; every write is a single statement whose
-        effect (`rowcount`) says who won.
+        `processor_calls` is counted with the claim (the owner is about to ask the processor):
+        one durable write instead of two. Reads first, so that copies polling for an in-flight
+        original do not compete for the write lock with the owner's lease renewals; every write
+        is a single statement whose effect (`rowcount`) says who won.
         """
         row = self._transaction(transaction_id)
         if row is None:
@@ -41,7 +43,7 @@ class LedgerStatements:
                 "insert into connector_transactions (transaction_id, method, fingerprint,"
                 " state, owner, lease_expires_at, claims, processor_calls, created_at,"
                 f" updated_at) values (:id, :method, :fingerprint, 'processing', :owner,"
-                f" {self.db.now} + :lease, 1, 0, :stamp, :stamp)"
+                f" {self.db.now} + :lease, 1, :calls, :stamp, :stamp)"
                 " on conflict (transaction_id) do nothing",
                 {
                     "id": transaction_id,
@@ -49,6 +51,7 @@ class LedgerStatements:
                     "fingerprint": fingerprint,
                     "owner": owner,
                     "lease": lease_seconds,
+                    "calls": processor_calls,
                     "stamp": stamp,
                 },
             )
@@ -64,10 +67,17 @@ class LedgerStatements:
             return ClaimOutcome("busy")
         taken_over = self.db.execute(
             f"update connector_transactions set owner = :owner,"
-            f" lease_expires_at = {self.db.now} + :lease, claims = claims + 1, updated_at = :stamp"
+            f" lease_expires_at = {self.db.now} + :lease, claims = claims + 1,"
+            " processor_calls = processor_calls + :calls, updated_at = :stamp"
             " where transaction_id = :id and state = 'processing'"
             f" and lease_expires_at < {self.db.now}",
-            {"owner": owner, "lease": lease_seconds, "stamp": now_iso(), "id": transaction_id},
+            {
+                "owner": owner,
+                "lease": lease_seconds,
+                "calls": processor_calls,
+                "stamp": now_iso(),
+                "id": transaction_id,
+            },
         )
         return ClaimOutcome("claimed" if taken_over else "busy")
 

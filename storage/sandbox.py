@@ -37,3 +37,10 @@ class SandboxStatements:
         )
         assert booked is not None
         return booked, bool(created)
+
+    def sandbox_request(self, key: str, entry: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Count the request and book the entry unless the key is booked, in one transaction
+        (one durable commit instead of two); (the booked entry, whether it is new)."""
+        with self.db.atomic():
+            self.sandbox_note_request(key)
+            return self.sandbox_book(key, entry)

@@ -21,6 +21,9 @@ from alembic.script import ScriptDirectory
 from storage.db import dialect_of, sqlite_path
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 7_242_001
+"""pg_advisory_xact_lock key (any constant unique to PayLine), also taken by migrations/env.py:
+held until the migrating transaction commits, so instances starting at once migrate in turn."""
 LEGACY_BASELINE = ("core_0001", "sandbox_0001")
 """What a database made by the earlier sqlite-utils migrations (m001-m004) already holds."""
 
@@ -57,6 +60,8 @@ def migrate(database_url: str) -> list[str]:
         with engine.begin() as connection:
             if connection.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            else:  # before reading the version: a second instance waits, then finds it done
+                connection.exec_driver_sql(f"select pg_advisory_xact_lock({MIGRATION_LOCK})")
             before = _current(connection)
             config = _config()
             config.attributes["connection"] = connection
@@ -76,24 +81,32 @@ def migrate(database_url: str) -> list[str]:
     return list(reversed(applied))
 
 
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+@functools.lru_cache(maxsize=64)
+def applied_revisions(current: frozenset[str]) -> frozenset[str]:
+    """Every revision a database whose version table holds `current` has applied.
+
+    alembic keeps only heads in that table, and a revision that another branch `depends_on`
+    (core_0001 under every feature branch) is no head there, though it is one in the scripts.
+    """
+    return frozenset(_closure(_script(), set(current)))
+
+
 def schema_problem(current: set[str]) -> str | None:
     """Why a database at these revisions cannot serve this code, or None when it can."""
-    heads = head_revisions()
     if not current:
         return "the database schema has not been created: run `flask --app app init-db`"
-    if current != heads and not heads <= _applied(frozenset(current)):
+    try:
+        applied = applied_revisions(frozenset(current))
+    except Exception:  # a revision this code does not know: a newer deploy migrated it
+        return "the database schema is newer than the code: deploy the newer code"
+    if not head_revisions() <= applied:
         return "the database schema is behind the code: run `flask --app app init-db`"
     return None
-
-
-@functools.cache
-def _applied(current: frozenset[str]) -> frozenset[str]:
-    """Every revision a database at `current` holds: a head that another branch's revision
-    depends on (`depends_on`) is not listed in alembic_version once that revision is in."""
-    try:
-        return frozenset(_closure(ScriptDirectory.from_config(_config()), set(current)))
-    except Exception:  # a revision this code does not know (a newer deploy's)
-        return frozenset()
 
 
 def _current(connection: Any) -> set[str]:

@@ -50,6 +50,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     path = str(metafunc.definition.path)
     if not uses_files or "/emulator/" in path or "card_data_at_rest" in path:
         return
+    if "postgres_server" in metafunc.fixturenames:  # a test of both backends at once
+        return
     if "backend" not in metafunc.fixturenames:
         metafunc.fixturenames.append("backend")
     metafunc.parametrize("backend", backends.BACKENDS, indirect=True, scope="module")

@@ -147,6 +147,7 @@ class Server:
 
     def _wait_until_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
+        assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(

@@ -39,7 +39,9 @@ def signed_post(server, public_url: str, params: dict) -> requests.Response:
 
 
 def gather_action(twiml: requests.Response) -> str:
-    return ET.fromstring(twiml.content).find("./Gather").get("action")
+    gather = ET.fromstring(twiml.content).find("./Gather")
+    assert gather is not None and gather.get("action")
+    return str(gather.get("action"))
 
 
 def test_call_to_charge_loop_records_the_payment_with_the_connector_charge_id(server):
@@ -75,9 +77,7 @@ def test_call_to_charge_loop_records_the_payment_with_the_connector_charge_id(se
     assert answer.status_code == 200
     assert ET.fromstring(answer.content).find("./Say") is not None
 
-    [row] = server.query(
-        "select * from payments where call_sid = :sid", {"sid": CALL["CallSid"]}
-    )
+    [row] = server.query("select * from payments where call_sid = :sid", {"sid": CALL["CallSid"]})
     assert row["result"] == "success"
     assert row["confirmation_code"] == charge["charge_id"]
     assert row["amount"] == "42.50"

@@ -127,6 +127,12 @@ def test_a_database_made_by_the_old_sqlite_utils_migrations_is_adopted_not_recre
     path = tmp_path / "legacy.sqlite3"
     legacy = sqlite_utils.Database(path)
     legacy["invoices"].insert({"number": "7", "amount": "1.00", "currency": "USD"}, pk="number")
+    legacy["payments"].create(  # the columns later migrations index
+        {"id": int, "call_sid": str, "invoice_number": str, "transaction_id": str}, pk="id"
+    )
+    legacy["connector_transactions"].create(
+        {"transaction_id": str, "created_at": str}, pk="transaction_id"
+    )
     legacy["_sqlite_migrations"].insert_all(
         [
             {"migration_set": "payline", "name": name}

@@ -34,6 +34,10 @@ class SandboxLedger(Protocol):
         """Insert the entry unless the key is booked; return (the booked entry, created now)."""
         ...
 
+    def sandbox_request(self, key: str, entry: dict) -> tuple[dict, bool]:
+        """`sandbox_note_request` and `sandbox_book` in one transaction (one commit)."""
+        ...
+
 
 class SandboxProcessor:
     name = "sandbox"
@@ -56,9 +60,8 @@ class SandboxProcessor:
         return self._handle(request, idempotency_key, prefix="tok_sbx_")
 
     def _handle(self, request: ConnectorRequest, key: str, *, prefix: str) -> ProcessorResult:
-        self.ledger.sandbox_note_request(key)
         cents = _cents(request.amount)
-        entry, created = self.ledger.sandbox_book(key, self._decide(request, cents, prefix))
+        entry, created = self.ledger.sandbox_request(key, self._decide(request, cents, prefix))
         if created and cents == SLOW_CENTS:
             self.sleep(self.slow_seconds)
         return ProcessorResult(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-MIGRATION_LOCK = 7_242_001  # pg_advisory_xact_lock key: any constant unique to PayLine
+from storage.schema import MIGRATION_LOCK
 
 
 def run_migrations_online() -> None:
