@@ -127,11 +127,23 @@ def test_a_database_made_by_the_old_sqlite_utils_migrations_is_adopted_not_recre
     path = tmp_path / "legacy.sqlite3"
     legacy = sqlite_utils.Database(path)
     legacy["invoices"].insert({"number": "7", "amount": "1.00", "currency": "USD"}, pk="number")
-    legacy["payments"].create(  # the columns later migrations index
-        {"id": int, "call_sid": str, "invoice_number": str, "transaction_id": str}, pk="id"
+    # The legacy tables later revisions alter or index, as the old migrations made them.
+    legacy["payments"].create(
+        {
+            "id": int,
+            "callback_key": str,
+            "call_sid": str,
+            "confirmation_code": str,
+            "invoice_number": str,
+            "transaction_id": str,
+        },
+        pk="id",
     )
     legacy["connector_transactions"].create(
-        {"transaction_id": str, "created_at": str}, pk="transaction_id"
+        {"transaction_id": str, "response_id": str, "created_at": str}, pk="transaction_id"
+    )
+    legacy["sandbox_ledger"].create(
+        {"idempotency_key": str, "object_id": str}, pk="idempotency_key"
     )
     legacy["_sqlite_migrations"].insert_all(
         [
