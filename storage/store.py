@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage import schema
+from storage.authorize_net import AuthorizeNetStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
@@ -10,7 +11,13 @@ from storage.payments import PaymentStatements
 from storage.sandbox import SandboxStatements
 
 
-class Store(LedgerStatements, PaymentStatements, InvoiceStatements, SandboxStatements):
+class Store(
+    LedgerStatements,
+    PaymentStatements,
+    InvoiceStatements,
+    SandboxStatements,
+    AuthorizeNetStatements,
+):
     """Not to be shared between threads: each request (and each side thread) opens its own."""
 
     def __init__(self, database_url: str, connection: Connection | None = None):

@@ -134,9 +134,24 @@ def request_for(body: dict):
     return validate(parse_envelope(json.dumps(body).encode()), mode="test", today=NOW.date())
 
 
-@pytest.fixture
-def store():
-    return MemoryAuthorizeNetStore()
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    """The adapter's store: in memory, and storage's own table on a real SQLite file."""
+    if request.param == "memory":
+        yield MemoryAuthorizeNetStore()
+        return
+    from storage import Store
+
+    database = Store(f"sqlite:///{tmp_path / 'anet.sqlite3'}")
+    database.migrate()
+    yield database
+    database.close()
+
+
+def kept_rows(store) -> list[dict]:
+    if isinstance(store, MemoryAuthorizeNetStore):
+        return list(store.rows.values())
+    return store.db.query("select * from authorize_net_attempts")
 
 
 @pytest.fixture
@@ -257,7 +272,7 @@ def test_a_token_charge_sends_the_profile_in_its_place_and_no_payment(anet, requ
     requests_mock.post(URL, **reply(approved()))
 
     result = anet.charge_token(
-        "cim:1512345678:1511234567",
+        "cim:1519876543:1518765432",
         Decimal("25.00"),
         "USD",
         "tx-5",
@@ -272,8 +287,8 @@ def test_a_token_charge_sends_the_profile_in_its_place_and_no_payment(anet, requ
             "transactionType": "authCaptureTransaction",
             "amount": "25.00",
             "profile": {
-                "customerProfileId": "1512345678",
-                "paymentProfile": {"paymentProfileId": "1511234567"},
+                "customerProfileId": "1519876543",
+                "paymentProfile": {"paymentProfileId": "1518765432"},
             },
             "order": {"invoiceNumber": transaction["order"]["invoiceNumber"],
                       "description": "invoice 1002"},
@@ -631,7 +646,7 @@ def test_the_store_keeps_no_card_number_nor_security_code(anet, store, requests_
     with pytest.raises(ProcessorUnavailable):
         anet.charge(request_for(card_charge("tx-22")), "tx-22")
 
-    kept = json.dumps(store.rows)
+    kept = json.dumps(kept_rows(store))
     assert VISA not in kept and f'"{TEST_CVV}"' not in kept
     assert "1111" in kept  # the last four are kept, to match the gateway's list
 
@@ -646,8 +661,8 @@ def test_tokenize_creates_a_cim_profile_in_xsd_order_and_the_ids_form_the_token(
         URL,
         **reply(
             {
-                "customerProfileId": "1512345678",
-                "customerPaymentProfileIdList": ["1511234567"],
+                "customerProfileId": "1519876543",
+                "customerPaymentProfileIdList": ["1518765432"],
                 "customerShippingAddressIdList": [],
                 "validationDirectResponseList": [],
                 "messages": OK,
@@ -657,7 +672,7 @@ def test_tokenize_creates_a_cim_profile_in_xsd_order_and_the_ids_form_the_token(
 
     result = anet.tokenize(request_for(tokenize(card_charge("tx-23"))), "tx-23")
 
-    assert result.id == "cim:1512345678:1511234567"
+    assert result.id == "cim:1519876543:1518765432"
     body = sent(requests_mock)["createCustomerProfileRequest"]
     assert list(body) == ["merchantAuthentication", "profile", "validationMode"]
     assert list(body["profile"]) == ["merchantCustomerId", "description", "paymentProfiles"]

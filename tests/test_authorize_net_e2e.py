@@ -10,6 +10,7 @@ byte-identical (duplicate 11), never charge it again.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -20,8 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import sqlite_utils
 
-from tests.conftest import CONNECTOR_PASSWORD, CONNECTOR_USER, basic_auth, card_charge
+from tests.conftest import (
+    CONNECTOR_PASSWORD,
+    CONNECTOR_USER,
+    TEST_CVV,
+    VISA,
+    basic_auth,
+    card_charge,
+)
 from tests.fakegateway import KEY, LOGIN, FakeAuthorizeNet
 from tests.server import serve
 from tests.test_reliability import _swallow, _worker_pids
@@ -145,3 +154,13 @@ def test_check_connector_passes_against_payline_on_authorize_net(server):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_adapters_attempts_are_kept_in_the_database_without_card_data(server):
+    rows = sqlite_utils.Database(server.database)["authorize_net_attempts"].rows
+    rows = list(rows)
+
+    assert rows, "the adapter persisted no attempt"
+    assert all(row["invoice_number"] and row["template"] for row in rows if row["kind"] == "charge")
+    kept = json.dumps(rows)
+    assert VISA not in kept and f'"{TEST_CVV}"' not in kept

@@ -450,6 +450,7 @@ class AuthorizeNetProcessor:
         if outcome and outcome.get("error_code") != ErrorCode.PENDING_REVIEW:
             return _lookup_of(outcome, amount, currency)
         try:
+            result: ProcessorResult | None
             if outcome:  # held for review: what did the merchant decide?
                 details = self._details(outcome["gateway_id"])
                 result = self._from_details(details, attempt, reviewed=True)
@@ -646,7 +647,7 @@ class AuthorizeNetProcessor:
         return not attempt["last4"] or number[-4:] == attempt["last4"]
 
     def _matches(self, details: dict[str, Any], attempt: dict[str, Any]) -> bool:
-        order = details.get("order") if isinstance(details.get("order"), dict) else {}
+        order = _dict(details.get("order"))
         if order.get("invoiceNumber") != attempt["invoice_number"]:
             return False
         if attempt["amount"]:
@@ -709,7 +710,7 @@ class AuthorizeNetProcessor:
         found = self._call("getCustomerProfileRequest", lookup)
         if not _ok(found):
             raise ProcessorUnavailable("a duplicate profile was reported but cannot be read")
-        profile = found.get("profile") if isinstance(found.get("profile"), dict) else {}
+        profile = _dict(found.get("profile"))
         profile_id = _text(profile.get("customerProfileId")) or (match and match.group(1))
         last4 = request.card.last4 if request.card else request.bank.last4  # type: ignore[union-attr]
         for existing in profile.get("paymentProfiles") or []:
@@ -795,7 +796,7 @@ class AuthorizeNetProcessor:
                 charge.last4
             )
         details = self._details(charge.charge_id)
-        payment = details.get("payment") if isinstance(details.get("payment"), dict) else {}
+        payment = _dict(details.get("payment"))
         bank = payment.get("bankAccount")
         if isinstance(bank, dict):
             account: dict[str, Any] = {}
@@ -1203,6 +1204,10 @@ def _masked_number(payment: Any) -> str:
     return ""
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _decimal(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
@@ -1354,9 +1359,10 @@ def _build(context: BuildContext) -> StoreBound:
     client = GatewayClient(settings.url, timeout_seconds=settings.timeout_seconds)
     memory = MemoryAuthorizeNetStore()
 
-    def bind(store: Any) -> AuthorizeNetProcessor:
-        attempts = store if hasattr(store, "anet_attempt") else memory
-        return AuthorizeNetProcessor(settings, attempts, client=client)
+    def bind(store: AuthorizeNetStore | None) -> AuthorizeNetProcessor:
+        """The request's store (storage.Store has the adapter's statements); None only in
+        tests that build the adapter without a database."""
+        return AuthorizeNetProcessor(settings, store or memory, client=client)
 
     return bind
 
