@@ -774,3 +774,37 @@ def test_a_token_that_is_not_a_profile_is_refused_without_asking(anet, requests_
     result = anet.charge_token("tok_sbx_1", Decimal("1.00"), "USD", "tx-27")
 
     assert result.error_code == "token_not_found" and requests_mock.call_count == 0
+
+
+def test_a_schema_error_quoting_the_refused_value_keeps_it_out_of_the_message(anet, requests_mock):
+    text = (
+        "The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:cardCode' element is invalid - The value"
+        f" '{TEST_CVV}' is invalid according to its datatype 'String'"
+    )
+    requests_mock.post(URL, **reply(request_level("E00003", text)))
+
+    result = anet.charge(request_for(card_charge("tx-28")), "tx-28")
+
+    assert result.error_code == "invalid_request" and "cardCode" in result.error_message
+    assert TEST_CVV not in result.error_message
+
+
+def test_no_request_body_card_number_or_key_reaches_the_log(anet, requests_mock, caplog):
+    requests_mock.post(
+        URL,
+        [
+            {"exc": requests.exceptions.ReadTimeout},
+            reply(unsettled()),
+            reply({"messages": OK}),
+            reply(refused("3", "11", "A duplicate transaction has been submitted.", "0")),
+            reply(unsettled()),
+            reply({"messages": OK}),
+        ],
+    )
+    with caplog.at_level("DEBUG"):
+        for _ in range(2):
+            with pytest.raises(ProcessorUnavailable):
+                anet.charge(request_for(card_charge("tx-29")), "tx-29")
+
+    logged = caplog.text
+    assert VISA not in logged and KEY not in logged and "createTransactionRequest" not in logged

@@ -1153,8 +1153,14 @@ def _plain(value: Any) -> str:
     return "".join(char for char in str(value) if " " < char <= "~")[:40]
 
 
+_ECHOED_VALUE = re.compile(r"(?i)(\bvalue\s+)'[^']*'")
+
+
 def _operator_text(text: str) -> str:
-    return mask_long_numbers(str(text))[:200]
+    """Gateway text for the operator. A schema error (E00003) may quote the refused value
+    ("The value '…' is invalid"), which can be a card field: quoted values are cut out, and
+    anything card-shaped or longer than three digits is masked."""
+    return mask_long_numbers(_ECHOED_VALUE.sub(r"\1'***'", str(text)))[:200]
 
 
 def _outcome(result: ProcessorResult) -> dict[str, Any]:
