@@ -808,3 +808,57 @@ def test_no_request_body_card_number_or_key_reaches_the_log(anet, requests_mock,
 
     logged = caplog.text
     assert VISA not in logged and KEY not in logged and "createTransactionRequest" not in logged
+
+
+def test_an_echeck_refund_sends_the_masked_bank_details_read_from_the_original(anet, requests_mock):
+    bank = {
+        "accountType": "checking",
+        "routingNumber": "XXXX0358",
+        "accountNumber": "XXXX6789",
+        "nameOnAccount": "Grace Hopper",
+        "echeckType": "TEL",
+    }
+    original = details("2157047700", "1001-X", "settledSuccessfully", payment={"bankAccount": bank})
+    requests_mock.post(
+        URL, [reply(original), reply(approved(trans_id="2157047701", account="XXXX6789"))]
+    )
+    charge = ChargeRef("2157047700", Decimal("10.00"), "USD", "ach", last4="6789")
+
+    result = anet.refund(charge, Decimal("10.00"), "refund-ach-1")
+
+    assert result.id == "2157047701"
+    transaction = sent(requests_mock)["createTransactionRequest"]["transactionRequest"]
+    assert json.dumps(transaction["payment"]) == json.dumps({"bankAccount": bank})
+
+
+def test_a_void_whose_answer_was_lost_is_simply_sent_again(anet, requests_mock):
+    charge = ChargeRef("2157047189", Decimal("10.00"), "USD", "card", last4="1111")
+    requests_mock.post(
+        URL,
+        [
+            {"exc": requests.exceptions.ReadTimeout},
+            reply(refused("3", "310", "This transaction has already been voided.", "2157047189")),
+        ],
+    )
+    with pytest.raises(ProcessorUnavailable):
+        anet.void(charge, "void-2")
+
+    assert anet.void(charge, "void-2").id == "2157047189"
+    assert anet.lookup("void-2").status == LookupStatus.CHARGED
+
+
+def test_a_refund_above_what_is_left_is_refused_as_an_invalid_amount(anet, requests_mock):
+    requests_mock.post(
+        URL,
+        **reply(
+            refused(
+                "3",
+                "55",
+                "The sum of credits against the referenced transaction would exceed original"
+                " debit amount.",
+            )
+        ),
+    )
+    charge = ChargeRef("2157047189", Decimal("10.00"), "USD", "card", last4="1111")
+
+    assert anet.refund(charge, Decimal("6.00"), "refund-2").error_code == "invalid_amount"
