@@ -219,8 +219,13 @@ MESSAGE_CODES: dict[str, ErrorCode] = {
 UNKNOWN_MESSAGE_CODES = frozenset({"E00001"})
 """'An error occurred during processing': the gateway itself cannot say; ask again."""
 
-APPROVED_STATUSES = frozenset(
+CHARGED_STATUSES = frozenset(
     {
+        "voided",  # charged, then voided by someone (unless it was held for review)
+        "couldNotVoid",
+        "returnedItem",
+        "chargeback",
+        "chargebackReversal",
         "authorizedPendingCapture",
         "capturedPendingSettlement",
         "settledSuccessfully",
@@ -232,9 +237,9 @@ APPROVED_STATUSES = frozenset(
     }
 )
 REFUSED_STATUSES = frozenset({"declined", "generalError", "failedReview", "expired"})
-UNDECIDED_STATUSES = frozenset(
-    {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview", "communicationError"}
-)
+# Anything else (FDSPendingReview, FDSAuthorizedPendingReview, underReview, communicationError,
+# settlementError, a status this code has never seen) is not decided yet: never guessed as
+# charged nor as refused, it is answered pending_review and looked up again later.
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -670,16 +675,16 @@ class AuthorizeNetProcessor:
         }
         reason = str(details.get("responseReasonCode") or "")
         text = str(details.get("responseReasonDescription") or status)
-        if status in UNDECIDED_STATUSES:
-            return ProcessorResult(
-                id=None,
-                error_code=ErrorCode.PENDING_REVIEW,
-                error_message=_operator_text(f"held for review ({status})"),
-                parameters=parameters,
-            )
         if status in REFUSED_STATUSES or (status == "voided" and reviewed):
             error = REASON_CODES.get(reason, ErrorCode.CARD_DECLINED)
             return _refusal(error, text, parameters)
+        if status not in CHARGED_STATUSES:
+            return ProcessorResult(
+                id=None,
+                error_code=ErrorCode.PENDING_REVIEW,
+                error_message=_operator_text(f"not decided yet at the gateway ({status})"),
+                parameters=parameters,
+            )
         return ProcessorResult(id=trans_id, parameters=parameters)
 
     # -- tokens ---------------------------------------------------------------------------
@@ -999,7 +1004,10 @@ def _bank_account_type(parameters: Mapping[str, str]) -> str | None:
 
 
 def _name_on_account(parameters: Mapping[str, str]) -> str:
-    name = _param(parameters, "AVSName") or ACCOUNT_HOLDER
+    name = _param(parameters, "AVSName")
+    if not name:
+        log.warning("authorize_net: no AVSName <Parameter>: nameOnAccount is %r", ACCOUNT_HOLDER)
+        name = ACCOUNT_HOLDER
     clean = "".join(char for char in name if " " <= char <= "~").strip()
     return mask_secrets(clean)[:22] or ACCOUNT_HOLDER
 

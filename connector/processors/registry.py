@@ -119,8 +119,10 @@ def load_processor_settings(
                 if setting.required and spec.name == name:
                     problems.append(f"PROCESSOR={name} needs {setting.name}")
                 continue
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                raw = str(raw)  # a test config passes typed values: validated all the same
             if not isinstance(raw, str):
-                values[setting.name] = raw  # a test config passes typed values
+                values[setting.name] = raw
                 continue
             try:
                 values[setting.name] = setting.parse(raw.strip())
