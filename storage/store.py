@@ -5,6 +5,7 @@ from __future__ import annotations
 from storage import schema
 from storage.ach import AchStatements
 from storage.agent import AgentStatements
+from storage.authorize_net import AuthorizeNetStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
@@ -23,6 +24,7 @@ class Store(
     RefundStatements,
     AchStatements,
     AgentStatements,
+    AuthorizeNetStatements,
 ):
     """Not to be shared between threads: each request (and each side thread) opens its own."""
 

@@ -25,7 +25,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 BOM = b"\xef\xbb\xbf"
@@ -191,7 +191,7 @@ class FakeAuthorizeNet:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.requests: Counter[str] = Counter()
         self._next_id = 60_000_000_000
-        self.server = None
+        self.server: BaseWSGIServer | None = None
         self.thread: threading.Thread | None = None
 
     # -- what the tests read ------------------------------------------------------------
@@ -209,8 +209,9 @@ class FakeAuthorizeNet:
     # -- serving ------------------------------------------------------------------------
 
     def serve(self) -> FakeAuthorizeNet:
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.server = server
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
         self.thread.start()
         return self
 

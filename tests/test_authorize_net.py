@@ -134,9 +134,24 @@ def request_for(body: dict):
     return validate(parse_envelope(json.dumps(body).encode()), mode="test", today=NOW.date())
 
 
-@pytest.fixture
-def store():
-    return MemoryAuthorizeNetStore()
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    """The adapter's store: in memory, and storage's own table on a real SQLite file."""
+    if request.param == "memory":
+        yield MemoryAuthorizeNetStore()
+        return
+    from storage import Store
+
+    database = Store(f"sqlite:///{tmp_path / 'anet.sqlite3'}")
+    database.migrate()
+    yield database
+    database.close()
+
+
+def kept_rows(store) -> list[dict]:
+    if isinstance(store, MemoryAuthorizeNetStore):
+        return list(store.rows.values())
+    return store.db.query("select * from authorize_net_attempts")
 
 
 @pytest.fixture
@@ -257,7 +272,7 @@ def test_a_token_charge_sends_the_profile_in_its_place_and_no_payment(anet, requ
     requests_mock.post(URL, **reply(approved()))
 
     result = anet.charge_token(
-        "cim:1512345678:1511234567",
+        "cim:1519876543:1518765432",
         Decimal("25.00"),
         "USD",
         "tx-5",
@@ -272,8 +287,8 @@ def test_a_token_charge_sends_the_profile_in_its_place_and_no_payment(anet, requ
             "transactionType": "authCaptureTransaction",
             "amount": "25.00",
             "profile": {
-                "customerProfileId": "1512345678",
-                "paymentProfile": {"paymentProfileId": "1511234567"},
+                "customerProfileId": "1519876543",
+                "paymentProfile": {"paymentProfileId": "1518765432"},
             },
             "order": {"invoiceNumber": transaction["order"]["invoiceNumber"],
                       "description": "invoice 1002"},
@@ -631,7 +646,7 @@ def test_the_store_keeps_no_card_number_nor_security_code(anet, store, requests_
     with pytest.raises(ProcessorUnavailable):
         anet.charge(request_for(card_charge("tx-22")), "tx-22")
 
-    kept = json.dumps(store.rows)
+    kept = json.dumps(kept_rows(store))
     assert VISA not in kept and f'"{TEST_CVV}"' not in kept
     assert "1111" in kept  # the last four are kept, to match the gateway's list
 
@@ -646,8 +661,8 @@ def test_tokenize_creates_a_cim_profile_in_xsd_order_and_the_ids_form_the_token(
         URL,
         **reply(
             {
-                "customerProfileId": "1512345678",
-                "customerPaymentProfileIdList": ["1511234567"],
+                "customerProfileId": "1519876543",
+                "customerPaymentProfileIdList": ["1518765432"],
                 "customerShippingAddressIdList": [],
                 "validationDirectResponseList": [],
                 "messages": OK,
@@ -657,7 +672,7 @@ def test_tokenize_creates_a_cim_profile_in_xsd_order_and_the_ids_form_the_token(
 
     result = anet.tokenize(request_for(tokenize(card_charge("tx-23"))), "tx-23")
 
-    assert result.id == "cim:1512345678:1511234567"
+    assert result.id == "cim:1519876543:1518765432"
     body = sent(requests_mock)["createCustomerProfileRequest"]
     assert list(body) == ["merchantAuthentication", "profile", "validationMode"]
     assert list(body["profile"]) == ["merchantCustomerId", "description", "paymentProfiles"]
@@ -759,3 +774,91 @@ def test_a_token_that_is_not_a_profile_is_refused_without_asking(anet, requests_
     result = anet.charge_token("tok_sbx_1", Decimal("1.00"), "USD", "tx-27")
 
     assert result.error_code == "token_not_found" and requests_mock.call_count == 0
+
+
+def test_a_schema_error_quoting_the_refused_value_keeps_it_out_of_the_message(anet, requests_mock):
+    text = (
+        "The 'AnetApi/xml/v1/schema/AnetApiSchema.xsd:cardCode' element is invalid - The value"
+        f" '{TEST_CVV}' is invalid according to its datatype 'String'"
+    )
+    requests_mock.post(URL, **reply(request_level("E00003", text)))
+
+    result = anet.charge(request_for(card_charge("tx-28")), "tx-28")
+
+    assert result.error_code == "invalid_request" and "cardCode" in result.error_message
+    assert TEST_CVV not in result.error_message
+
+
+def test_no_request_body_card_number_or_key_reaches_the_log(anet, requests_mock, caplog):
+    requests_mock.post(
+        URL,
+        [
+            {"exc": requests.exceptions.ReadTimeout},
+            reply(unsettled()),
+            reply({"messages": OK}),
+            reply(refused("3", "11", "A duplicate transaction has been submitted.", "0")),
+            reply(unsettled()),
+            reply({"messages": OK}),
+        ],
+    )
+    with caplog.at_level("DEBUG"):
+        for _ in range(2):
+            with pytest.raises(ProcessorUnavailable):
+                anet.charge(request_for(card_charge("tx-29")), "tx-29")
+
+    logged = caplog.text
+    assert VISA not in logged and KEY not in logged and "createTransactionRequest" not in logged
+
+
+def test_an_echeck_refund_sends_the_masked_bank_details_read_from_the_original(anet, requests_mock):
+    bank = {
+        "accountType": "checking",
+        "routingNumber": "XXXX0358",
+        "accountNumber": "XXXX6789",
+        "nameOnAccount": "Grace Hopper",
+        "echeckType": "TEL",
+    }
+    original = details("2157047700", "1001-X", "settledSuccessfully", payment={"bankAccount": bank})
+    requests_mock.post(
+        URL, [reply(original), reply(approved(trans_id="2157047701", account="XXXX6789"))]
+    )
+    charge = ChargeRef("2157047700", Decimal("10.00"), "USD", "ach", last4="6789")
+
+    result = anet.refund(charge, Decimal("10.00"), "refund-ach-1")
+
+    assert result.id == "2157047701"
+    transaction = sent(requests_mock)["createTransactionRequest"]["transactionRequest"]
+    assert json.dumps(transaction["payment"]) == json.dumps({"bankAccount": bank})
+
+
+def test_a_void_whose_answer_was_lost_is_simply_sent_again(anet, requests_mock):
+    charge = ChargeRef("2157047189", Decimal("10.00"), "USD", "card", last4="1111")
+    requests_mock.post(
+        URL,
+        [
+            {"exc": requests.exceptions.ReadTimeout},
+            reply(refused("3", "310", "This transaction has already been voided.", "2157047189")),
+        ],
+    )
+    with pytest.raises(ProcessorUnavailable):
+        anet.void(charge, "void-2")
+
+    assert anet.void(charge, "void-2").id == "2157047189"
+    assert anet.lookup("void-2").status == LookupStatus.CHARGED
+
+
+def test_a_refund_above_what_is_left_is_refused_as_an_invalid_amount(anet, requests_mock):
+    requests_mock.post(
+        URL,
+        **reply(
+            refused(
+                "3",
+                "55",
+                "The sum of credits against the referenced transaction would exceed original"
+                " debit amount.",
+            )
+        ),
+    )
+    charge = ChargeRef("2157047189", Decimal("10.00"), "USD", "card", last4="1111")
+
+    assert anet.refund(charge, Decimal("6.00"), "refund-2").error_code == "invalid_amount"

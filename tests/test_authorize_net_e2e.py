@@ -10,6 +10,7 @@ byte-identical (duplicate 11), never charge it again.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -20,8 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import sqlite_utils
 
-from tests.conftest import CONNECTOR_PASSWORD, CONNECTOR_USER, basic_auth, card_charge
+from tests.conftest import (
+    CONNECTOR_PASSWORD,
+    CONNECTOR_USER,
+    TEST_CVV,
+    VISA,
+    basic_auth,
+    card_charge,
+)
 from tests.fakegateway import KEY, LOGIN, FakeAuthorizeNet
 from tests.server import serve
 from tests.test_reliability import _swallow, _worker_pids
@@ -80,7 +89,7 @@ def _wait_for_gateway_booking(gateway, before: int, timeout: float = 10) -> None
 
 def test_a_storm_of_50_concurrent_copies_is_one_gateway_charge(server, gateway):
     transaction_id = "anet-storm-" + uuid.uuid4().hex
-    before = len(gateway.charges())
+    before, asked = len(gateway.charges()), Counter(gateway.requests)
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(lambda _: charge(server, transaction_id, SLOW), range(50)))
 
@@ -88,7 +97,10 @@ def test_a_storm_of_50_concurrent_copies_is_one_gateway_charge(server, gateway):
     assert len(charge_ids) == 1 and None not in charge_ids, charge_ids
     assert len(gateway.charges()) == before + 1
     assert list(gateway_charges(gateway, set(charge_ids)).values()) == [1]
-    print(f"\nauthorize_net storm: 50 requests, 1 id, {len(gateway.charges()) - before} charge")
+    calls = Counter(gateway.requests) - asked
+    # The first answer is lost (2 s > the adapter's 1 s): found in the unsettled list, not resent.
+    assert calls["createTransactionRequest"] == 1, calls
+    print(f"\nauthorize_net storm: 50 requests, 1 id, 1 gateway charge, calls {dict(calls)}")
 
 
 def test_parallel_storms_with_distinct_ids_are_one_gateway_charge_each(server, gateway):
@@ -111,7 +123,7 @@ def test_parallel_storms_with_distinct_ids_are_one_gateway_charge_each(server, g
 @pytest.mark.parametrize("crash", ["whole-server", "workers-only"])
 def test_a_crash_mid_charge_is_resumed_without_a_second_gateway_charge(server, gateway, crash):
     transaction_id = f"anet-crash-{crash}-" + uuid.uuid4().hex
-    before = len(gateway.charges())
+    before, asked = len(gateway.charges()), Counter(gateway.requests)
     original = threading.Thread(
         target=lambda: _swallow(lambda: charge(server, transaction_id, SLOW, timeout=30))
     )
@@ -131,7 +143,8 @@ def test_a_crash_mid_charge_is_resumed_without_a_second_gateway_charge(server, g
     assert retry["charge_id"] is not None and retry["error_code"] is None
     assert len(gateway.charges()) == before + 1
     assert gateway_charges(gateway, {retry["charge_id"]}).total() == 1
-    print(f"\nauthorize_net crash ({crash}): survived, 1 gateway charge")
+    calls = Counter(gateway.requests) - asked
+    print(f"\nauthorize_net crash ({crash}): survived, 1 gateway charge, calls {dict(calls)}")
 
 
 def test_check_connector_passes_against_payline_on_authorize_net(server):
@@ -145,3 +158,13 @@ def test_check_connector_passes_against_payline_on_authorize_net(server):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_adapters_attempts_are_kept_in_the_database_without_card_data(server):
+    rows = sqlite_utils.Database(server.database)["authorize_net_attempts"].rows
+    rows = list(rows)
+
+    assert rows, "the adapter persisted no attempt"
+    assert all(row["invoice_number"] and row["template"] for row in rows if row["kind"] == "charge")
+    kept = json.dumps(rows)
+    assert VISA not in kept and f'"{TEST_CVV}"' not in kept

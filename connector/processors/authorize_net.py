@@ -219,8 +219,13 @@ MESSAGE_CODES: dict[str, ErrorCode] = {
 UNKNOWN_MESSAGE_CODES = frozenset({"E00001"})
 """'An error occurred during processing': the gateway itself cannot say; ask again."""
 
-APPROVED_STATUSES = frozenset(
+CHARGED_STATUSES = frozenset(
     {
+        "voided",  # charged, then voided by someone (unless it was held for review)
+        "couldNotVoid",
+        "returnedItem",
+        "chargeback",
+        "chargebackReversal",
         "authorizedPendingCapture",
         "capturedPendingSettlement",
         "settledSuccessfully",
@@ -232,9 +237,9 @@ APPROVED_STATUSES = frozenset(
     }
 )
 REFUSED_STATUSES = frozenset({"declined", "generalError", "failedReview", "expired"})
-UNDECIDED_STATUSES = frozenset(
-    {"FDSPendingReview", "FDSAuthorizedPendingReview", "underReview", "communicationError"}
-)
+# Anything else (FDSPendingReview, FDSAuthorizedPendingReview, underReview, communicationError,
+# settlementError, a status this code has never seen) is not decided yet: never guessed as
+# charged nor as refused, it is answered pending_review and looked up again later.
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -450,6 +455,7 @@ class AuthorizeNetProcessor:
         if outcome and outcome.get("error_code") != ErrorCode.PENDING_REVIEW:
             return _lookup_of(outcome, amount, currency)
         try:
+            result: ProcessorResult | None
             if outcome:  # held for review: what did the merchant decide?
                 details = self._details(outcome["gateway_id"])
                 result = self._from_details(details, attempt, reviewed=True)
@@ -646,7 +652,7 @@ class AuthorizeNetProcessor:
         return not attempt["last4"] or number[-4:] == attempt["last4"]
 
     def _matches(self, details: dict[str, Any], attempt: dict[str, Any]) -> bool:
-        order = details.get("order") if isinstance(details.get("order"), dict) else {}
+        order = _dict(details.get("order"))
         if order.get("invoiceNumber") != attempt["invoice_number"]:
             return False
         if attempt["amount"]:
@@ -669,16 +675,16 @@ class AuthorizeNetProcessor:
         }
         reason = str(details.get("responseReasonCode") or "")
         text = str(details.get("responseReasonDescription") or status)
-        if status in UNDECIDED_STATUSES:
-            return ProcessorResult(
-                id=None,
-                error_code=ErrorCode.PENDING_REVIEW,
-                error_message=_operator_text(f"held for review ({status})"),
-                parameters=parameters,
-            )
         if status in REFUSED_STATUSES or (status == "voided" and reviewed):
             error = REASON_CODES.get(reason, ErrorCode.CARD_DECLINED)
             return _refusal(error, text, parameters)
+        if status not in CHARGED_STATUSES:
+            return ProcessorResult(
+                id=None,
+                error_code=ErrorCode.PENDING_REVIEW,
+                error_message=_operator_text(f"not decided yet at the gateway ({status})"),
+                parameters=parameters,
+            )
         return ProcessorResult(id=trans_id, parameters=parameters)
 
     # -- tokens ---------------------------------------------------------------------------
@@ -709,7 +715,7 @@ class AuthorizeNetProcessor:
         found = self._call("getCustomerProfileRequest", lookup)
         if not _ok(found):
             raise ProcessorUnavailable("a duplicate profile was reported but cannot be read")
-        profile = found.get("profile") if isinstance(found.get("profile"), dict) else {}
+        profile = _dict(found.get("profile"))
         profile_id = _text(profile.get("customerProfileId")) or (match and match.group(1))
         last4 = request.card.last4 if request.card else request.bank.last4  # type: ignore[union-attr]
         for existing in profile.get("paymentProfiles") or []:
@@ -795,7 +801,7 @@ class AuthorizeNetProcessor:
                 charge.last4
             )
         details = self._details(charge.charge_id)
-        payment = details.get("payment") if isinstance(details.get("payment"), dict) else {}
+        payment = _dict(details.get("payment"))
         bank = payment.get("bankAccount")
         if isinstance(bank, dict):
             account: dict[str, Any] = {}
@@ -998,7 +1004,10 @@ def _bank_account_type(parameters: Mapping[str, str]) -> str | None:
 
 
 def _name_on_account(parameters: Mapping[str, str]) -> str:
-    name = _param(parameters, "AVSName") or ACCOUNT_HOLDER
+    name = _param(parameters, "AVSName")
+    if not name:
+        log.warning("authorize_net: no AVSName <Parameter>: nameOnAccount is %r", ACCOUNT_HOLDER)
+        name = ACCOUNT_HOLDER
     clean = "".join(char for char in name if " " <= char <= "~").strip()
     return mask_secrets(clean)[:22] or ACCOUNT_HOLDER
 
@@ -1152,8 +1161,14 @@ def _plain(value: Any) -> str:
     return "".join(char for char in str(value) if " " < char <= "~")[:40]
 
 
+_ECHOED_VALUE = re.compile(r"(?i)(\bvalue\s+)'[^']*'")
+
+
 def _operator_text(text: str) -> str:
-    return mask_long_numbers(str(text))[:200]
+    """Gateway text for the operator. A schema error (E00003) may quote the refused value
+    ("The value '…' is invalid"), which can be a card field: quoted values are cut out, and
+    anything card-shaped or longer than three digits is masked."""
+    return mask_long_numbers(_ECHOED_VALUE.sub(r"\1'***'", str(text)))[:200]
 
 
 def _outcome(result: ProcessorResult) -> dict[str, Any]:
@@ -1201,6 +1216,10 @@ def _masked_number(payment: Any) -> str:
         if isinstance(inner, dict) and inner.get(key):
             return str(inner[key])
     return ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -1354,9 +1373,10 @@ def _build(context: BuildContext) -> StoreBound:
     client = GatewayClient(settings.url, timeout_seconds=settings.timeout_seconds)
     memory = MemoryAuthorizeNetStore()
 
-    def bind(store: Any) -> AuthorizeNetProcessor:
-        attempts = store if hasattr(store, "anet_attempt") else memory
-        return AuthorizeNetProcessor(settings, attempts, client=client)
+    def bind(store: AuthorizeNetStore | None) -> AuthorizeNetProcessor:
+        """The request's store (storage.Store has the adapter's statements); None only in
+        tests that build the adapter without a database."""
+        return AuthorizeNetProcessor(settings, store or memory, client=client)
 
     return bind
 
