@@ -219,6 +219,7 @@ def _validate(settings: dict[str, Any], processor_problems: list[str]) -> None:
         ("https://", "http://")
     ):
         problems.append("PUBLIC_BASE_URL must start with https:// (or http:// for local use)")
+    problems += security_problems(settings)
     if problems:
         raise ConfigError("PayLine cannot start: " + "; ".join(problems))
 
@@ -270,3 +271,63 @@ def _agent_settings(
             )
     if not 0 <= settings["TWILIO_API_RETRIES"] <= 5:
         raise ConfigError("TWILIO_API_RETRIES must be 0 to 5")
+# -- Secret strength and login throttling (issue 11) -----------------------------------------
+
+STRONG_SECRETS: dict[str, tuple[int, float]] = {
+    "SECRET_KEY": (32, 100.0),
+    "CONNECTOR_PASSWORD": (16, 64.0),
+    "ADMIN_PASSWORD": (16, 64.0),
+}
+"""Per secret: the minimum length and the minimum estimated entropy (bits), in production.
+`python -c "import secrets; print(secrets.token_urlsafe(32))"` makes one that passes."""
+
+DEFAULTS.update({"LOGIN_FAILURE_LIMIT": 10, "LOGIN_FAILURE_WINDOW_SECONDS": 300.0})
+
+
+def estimated_entropy_bits(value: str) -> float:
+    """Length × the Shannon entropy of the value's characters: repeats, small alphabets and
+    patterns such as `aaaa…` or `abab…` score low; a random token scores close to its size."""
+    import math
+    from collections import Counter
+
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return per_char * len(value)
+
+
+def security_problems(settings: dict[str, Any]) -> list[str]:
+    """What production refuses about secrets (each named), and the throttle's numbers."""
+    problems = []
+    for key, kind in (("LOGIN_FAILURE_LIMIT", int), ("LOGIN_FAILURE_WINDOW_SECONDS", float)):
+        try:
+            settings[key] = kind(settings[key])
+        except (TypeError, ValueError):
+            problems.append(f"{key} must be a number")
+    if settings["PAYLINE_ENV"] == "development":
+        return problems
+    development = {v.strip().casefold() for v in DEVELOPMENT_SECRETS.values()}
+    for key, (length, bits) in STRONG_SECRETS.items():
+        value = settings.get(key)
+        if not value:
+            continue  # missing: reported with the other required settings
+        text = str(value)
+        if text.strip().casefold() in development:
+            problems.append(f"{key} is a development value, refused in production")
+        elif text != text.strip():
+            problems.append(f"{key} has leading or trailing whitespace")
+        elif len(text) < length:
+            problems.append(f"{key} is too short: at least {length} characters")
+        elif estimated_entropy_bits(text) < bits:
+            problems.append(f"{key} is too guessable: use a random value of {length}+ characters")
+    token = str(settings.get("TWILIO_AUTH_TOKEN") or "")
+    if token != DEVELOPMENT_SECRETS["TWILIO_AUTH_TOKEN"] and token.strip().casefold() in development:
+        problems.append("TWILIO_AUTH_TOKEN is a development value, refused in production")
+    for user, password in (
+        ("CONNECTOR_USERNAME", "CONNECTOR_PASSWORD"),
+        ("ADMIN_USERNAME", "ADMIN_PASSWORD"),
+    ):
+        if settings.get(password) and settings.get(password) == settings.get(user):
+            problems.append(f"{password} must not equal {user}")
+    return problems

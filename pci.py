@@ -136,7 +136,12 @@ _ID = re.compile(
     r"(?<![^\W_])(?:"
     r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"  # a UUID
     r"|[A-Z]{2}[0-9a-f]{32}"  # a Twilio SID
-    r"|(?=[0-9a-fA-F]{0,200}[a-fA-F])[0-9a-fA-F]{16,200}"  # a hex token (uuid4().hex, hashes)
+    r"|(?=(?:[0-9]*[a-fA-F]){4})(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{32})"  # uuid4().hex, sha256
+    r"|(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(?:\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3}"
+    r"(?::[0-9]{1,5})?"  # an IPv4 address, with its port
+    r"|[12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,6})?)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"  # an ISO-8601 date or date-time
     r")(?![^\W_])"
 )
 
@@ -180,7 +185,7 @@ def _runs(text: str, start: int = 0, end: int | None = None) -> list[tuple[list[
                 gap = 0
             elif char.isalpha():
                 break
-            else:
+            elif char != _FIELD_SEPARATOR:  # a field boundary is no gap: splits stay one run
                 gap += 1
             j += 1
         runs.append((positions, "".join(text[p] for p in positions)))
@@ -208,21 +213,26 @@ def looks_like_card(digits: str) -> bool:
     )
 
 
+_CONTIGUOUS_CARD_RUN = re.compile(r"[0-9]{12,}")
+
+
 def _id_hides_card(text: str, start: int, end: int, lenient: bool) -> bool:
-    for _, digits in _runs(text, start, end):
-        if any(card in digits for card in TEST_CARDS):
-            return True
-        if not lenient and looks_like_card(digits):
-            return True
-    return False
+    runs = [digits for _, digits in _runs(text, start, end)]
+    if any(card in digits for card in TEST_CARDS for digits in runs):
+        return True
+    if lenient:
+        return False
+    return bool(_CONTIGUOUS_CARD_RUN.search(text, start, end)) or any(map(looks_like_card, runs))
 
 
 def _id_spans(text: str, lenient: bool = False) -> list[tuple[int, int]]:
-    """Our own identifiers (UUIDs, Twilio SIDs, hex tokens) that do not hide a card.
+    """Identifiers in exact shapes (UUIDs, Twilio SIDs, 32 or 64 hex digits, IPv4 addresses,
+    ISO dates) that do not hide a card.
 
-    In free text an id is masked when one of its digit runs is card-shaped on its own (one
-    random id in about 3,000). An identifier field is judged leniently: refused only when a
-    run holds one of Twilio's test cards, so that Twilio's own ids are never refused.
+    In free text an id is masked when it holds 12 digits in a row, or a digit run that is
+    card-shaped on its own (a few random ids in a thousand: over-masking a log is cheap). An
+    identifier field is judged leniently: refused only when a run holds one of Twilio's test
+    cards, so that Twilio's own ids are never refused.
     """
     return [
         m.span()

@@ -20,7 +20,7 @@ from tests import backends
 
 AUTH_TOKEN = "test-auth-token"
 CONNECTOR_USER = "twilio"
-CONNECTOR_PASSWORD = "connector-secret"
+CONNECTOR_PASSWORD = "connector-Qx7mV2rK9tW4"
 PUBLIC_BASE_URL = "https://pay.example.com"
 
 VISA = "4111111111111111"

@@ -134,7 +134,7 @@ class Server:
             {
                 "PAYLINE_ENV": "production",
                 "DATABASE_URL": self.database_url,
-                "SECRET_KEY": "e2e-secret",
+                "SECRET_KEY": "e2e-Hq7vN2xR9tLm4pW8zB3cY6jK1sD5fG0a",
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "CONNECTOR_USERNAME": CONNECTOR_USER,
                 "CONNECTOR_PASSWORD": CONNECTOR_PASSWORD,

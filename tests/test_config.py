@@ -7,10 +7,10 @@ import pytest
 from config import DEVELOPMENT_SECRETS, ConfigError, load_settings
 
 PRODUCTION = {
-    "SECRET_KEY": "s",
+    "SECRET_KEY": "k3Vq9-tXz0LrW8yB2nHs5JcP7mQa1dEf4gU6iO",
     "TWILIO_AUTH_TOKEN": "t",
     "CONNECTOR_USERNAME": "u",
-    "CONNECTOR_PASSWORD": "p",
+    "CONNECTOR_PASSWORD": "Zp4-rT8wQm2Lx7Vn9Bc",
 }
 
 

@@ -116,7 +116,8 @@ def test_demo_invoices_are_refused_outside_development(tmp_path):
     from app import create_app
     from tests.conftest import settings
 
-    app = create_app(settings(tmp_path, PAYLINE_ENV="production"))
+    strong = "test-Kq8vN3xR7tLm2pW9zB4cY5jK6sD1fG0h"  # production refuses weak secrets
+    app = create_app(settings(tmp_path, PAYLINE_ENV="production", SECRET_KEY=strong))
     result = app.test_cli_runner().invoke(args=["init-db", "--demo"])
 
     assert result.exit_code != 0
