@@ -55,14 +55,17 @@ def _configure_logging(level: str) -> None:
 def _register_health(app: Flask) -> None:
     @app.get("/healthz")
     def healthz():
-        """For the load balancer: 200 when the database answers, 503 when it does not."""
+        """For the load balancer: 200 when the database answers with this code's schema;
+        503 naming the reason when it is unreachable, uninitialised or behind."""
         try:
-            healthy = app.extensions["payline"].store().healthy()
-        except Exception:
-            app.logger.exception("health check failed")
-            healthy = False
-        body = {"status": "ok" if healthy else "unavailable", "database": healthy}
-        return jsonify(body), 200 if healthy else 503
+            problem = app.extensions["payline"].store().schema_problem()
+        except Exception as error:
+            app.logger.warning("health check: database unreachable (%s)", type(error).__name__)
+            problem = "the database does not answer"
+        body = {"status": "unavailable" if problem else "ok", "database": problem is None}
+        if problem:
+            body["reason"] = problem
+        return jsonify(body), 503 if problem else 200
 
 
 def _create_or_exit() -> Flask:

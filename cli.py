@@ -34,7 +34,7 @@ def init_db(demo: bool) -> None:
         raise click.ClickException("--demo seeds made-up invoices: development only")
     with opened_store() as store:
         applied = store.migrate()
-        click.echo(f"database ready at {store.path} ({len(applied)} migrations applied)")
+        click.echo(f"database ready at {store.location} ({len(applied)} migrations applied)")
         if demo:
             new = [i for i in DEMO_INVOICES if store.invoice(i.number) is None]
             store.add_invoices(new)

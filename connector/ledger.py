@@ -51,11 +51,12 @@ class LedgerStore(Protocol):
         method: str,
         fingerprint: str,
         owner: str,
-        lease_until: float,
-        now: float,
-    ) -> ClaimOutcome: ...
+        lease_seconds: float,
+    ) -> ClaimOutcome:
+        """Claim, take over an expired lease (timed by the database's clock), or report."""
+        ...
 
-    def renew_claim(self, transaction_id: str, owner: str, lease_until: float) -> bool: ...
+    def renew_claim(self, transaction_id: str, owner: str, lease_seconds: float) -> bool: ...
 
     def finish_transaction(
         self, transaction_id: str, owner: str, response: dict[str, Any], summary: dict[str, Any]
@@ -86,14 +87,8 @@ def answer_once(
     deadline = clock() + settings.wait_seconds
     poll = settings.poll_seconds
     while True:
-        now = clock()
         claim = store.claim_transaction(
-            envelope.transaction_id,
-            envelope.method,
-            fingerprint,
-            owner,
-            now + settings.lease_seconds,
-            now,
+            envelope.transaction_id, envelope.method, fingerprint, owner, settings.lease_seconds
         )
         if claim.kind == "mismatch":
             return ConnectorResponse.error(
@@ -178,8 +173,8 @@ class _LeaseKeeper:
             while not self.stop.wait(interval):
                 try:
                     store = store or self.open_store()
-                    lease_until = self.clock() + self.settings.lease_seconds
-                    if not store.renew_claim(self.transaction_id, self.owner, lease_until):
+                    lease = self.settings.lease_seconds
+                    if not store.renew_claim(self.transaction_id, self.owner, lease):
                         return
                 except Exception:
                     log.exception("could not renew the lease of %s", self.transaction_id)

@@ -41,8 +41,8 @@ class FlowSettings:
 
 class FlowStore(Protocol):
     def invoice(self, number: str) -> dict[str, Any] | None: ...
-    def claim_invoice(self, number: str, call_sid: str, until: float, now: float) -> bool: ...
-    def hold_invoice_unknown(self, number: str, call_sid: str, until: float) -> None: ...
+    def claim_invoice(self, number: str, call_sid: str, hold_seconds: float) -> bool: ...
+    def hold_invoice_unknown(self, number: str, call_sid: str, hold_seconds: float) -> None: ...
     def release_invoice(self, number: str, call_sid: str) -> None: ...
     def settle_invoice(self, number: str, record: dict[str, Any]) -> str: ...
     def save_card_on_file(self, number: str, record: dict[str, Any]) -> None: ...
@@ -135,7 +135,7 @@ class CallFlow:
         """Why this call cannot pay the invoice now (the same rule claim_invoice enforces)."""
         if found["status"] == "paid":
             return f"Invoice {_digits(found['number'])} is already paid. Thank you."
-        held = (found["paying_until"] or 0) > self.clock()
+        held = bool(found["hold_active"])
         ours = found["paying_call"] == self.call_sid and found["hold_reason"] == "paying"
         if held and not ours:
             return _in_progress(found["number"])
@@ -194,10 +194,8 @@ class CallFlow:
 
     def _pay(self, found: dict, payment_method: str, attempt: int) -> twiml.VoiceResponse:
         """<Pay> the balance in the invoice's currency, holding the invoice for this call."""
-        number, now = found["number"], self.clock()
-        if not self.store.claim_invoice(
-            number, self.call_sid, now + self.settings.hold_seconds, now
-        ):
+        number = found["number"]
+        if not self.store.claim_invoice(number, self.call_sid, self.settings.hold_seconds):
             return twiml.goodbye(self.voice, _in_progress(number))
         amount = Decimal(found["amount"])
         parameters = self._parameters(found)
@@ -269,8 +267,8 @@ class CallFlow:
             record["result"], record["connector_error"], record["pay_error_code"]
         )
         if unknown:
-            until = self.clock() + self.settings.unknown_hold_seconds
-            self.store.hold_invoice_unknown(number, self.call_sid, until)
+            seconds = self.settings.unknown_hold_seconds
+            self.store.hold_invoice_unknown(number, self.call_sid, seconds)
         else:
             self.store.release_invoice(number, self.call_sid)
         if record["result"] == "caller-hung-up":

@@ -139,7 +139,7 @@ class Server:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy starting
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.logs()}")

@@ -8,6 +8,7 @@ import json
 from connector.processors.sandbox import SandboxProcessor
 from connector.protocol import parse_envelope, validate
 from tests.conftest import card_charge
+from tests.test_storage import sandbox_requests
 
 
 def request(amount: str, transaction_id: str = "k1"):
@@ -24,7 +25,7 @@ def test_the_slow_amount_sleeps_once_when_booked_and_not_when_asked_again(store)
 
     assert sleeps == [12]
     assert first.id == again.id and first.id.startswith("ch_sbx_")
-    assert store.db["sandbox_requests"].get("k1")["requests"] == 2
+    assert sandbox_requests(store, "k1") == 2
 
 
 def test_other_amounts_never_sleep(store):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from storage import Store
 
 
+def sandbox_requests(store: Store, key: str) -> int:
+    row = store.db.one(
+        "select requests from sandbox_requests where idempotency_key = :k", {"k": key}
+    )
+    return row["requests"] if row else 0
+
+
 def claim(store: Store, owner: str, *, lease: float = 60.0, fingerprint: str = "f1"):
-    now = time.time()
-    return store.claim_transaction("tx-1", "charge", fingerprint, owner, now + lease, now)
+    return store.claim_transaction("tx-1", "charge", fingerprint, owner, lease)
 
 
 def test_first_claim_wins_and_a_second_owner_is_told_busy(store):
@@ -45,8 +50,8 @@ def test_an_expired_claim_is_taken_over_once(store, app):
 
 def test_only_the_owner_renews_its_lease(store):
     claim(store, "a")
-    assert store.renew_claim("tx-1", "a", time.time() + 60)
-    assert not store.renew_claim("tx-1", "b", time.time() + 60)
+    assert store.renew_claim("tx-1", "a", 60)
+    assert not store.renew_claim("tx-1", "b", 60)
 
 
 def test_many_threads_claiming_at_once_yield_exactly_one_owner(app):
@@ -84,7 +89,7 @@ def test_the_sandbox_books_once_per_key_and_counts_every_request(store):
 
     assert created and not again
     assert first["object_id"] == second["object_id"] == "ch_1"
-    assert store.db["sandbox_requests"].get("k")["requests"] == 2
+    assert sandbox_requests(store, "k") == 2
 
 
 def test_a_repeated_pay_result_is_ignored(store):
@@ -100,4 +105,42 @@ def test_migrate_is_safe_to_run_again(store, runner):
 
     assert result.exit_code == 0
     assert "0 migrations applied" in result.output
-    assert store.db["connector_transactions"].exists()
+    assert store.schema_problem() is None
+
+
+def test_healthz_is_503_naming_the_reason_on_a_database_never_initialised(tmp_path):
+    from app import create_app
+    from tests.conftest import settings
+
+    fresh = create_app(settings(tmp_path / "fresh"))
+    response = fresh.test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert "init-db" in response.get_json()["reason"]
+
+
+def test_a_database_made_by_the_old_sqlite_utils_migrations_is_adopted_not_recreated(tmp_path):
+    import sqlite_utils
+
+    from storage import schema
+
+    path = tmp_path / "legacy.sqlite3"
+    legacy = sqlite_utils.Database(path)
+    legacy["invoices"].insert({"number": "7", "amount": "1.00", "currency": "USD"}, pk="number")
+    legacy["_sqlite_migrations"].insert_all(
+        [
+            {"migration_set": "payline", "name": name}
+            for name in (
+                "m001_initial",
+                "m002_invoices",
+                "m003_invoice_claims",
+                "m004_invoice_hold_reason",
+            )
+        ]
+    )
+    legacy.close()
+
+    applied = schema.migrate(f"sqlite:///{path}")
+
+    assert "core_0001" not in applied
+    assert sqlite_utils.Database(path)["invoices"].count == 1
