@@ -166,7 +166,7 @@ def simulate_call(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     transport: Transport = (
-        HttpTransport(url) if url else WsgiTransport(current_app._get_current_object())
+        HttpTransport(url) if url else WsgiTransport(current_app._get_current_object())  # type: ignore[attr-defined]
     )
     call_config = CallConfig(
         auth_token=auth_token,

@@ -364,6 +364,8 @@ def _id_key(body: dict[str, Any]) -> str:
 
 def shape_problem(answer: Answer, id_key: str) -> str | None:
     """Why the answer is not the contract's JSON, or None."""
+    if answer.status == 401:
+        return "HTTP 401: the connector refused the --username/--password given"
     if answer.status != 200:
         return f"HTTP {answer.status} (the contract answers 200 with its JSON)"
     if not isinstance(answer.data, dict):

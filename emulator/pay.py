@@ -538,7 +538,7 @@ class PaySession:
                 fields["PaymentError"] = answer.error_message
             return "payment-connector-error", fields | extra
         key = "PaymentConfirmationCode" if method == "charge" else "PaymentToken"
-        return "success", {key: answer.id} | extra
+        return "success", {key: answer.id or ""} | extra
 
     def _finish(self, result: str, fields: dict[str, str]) -> PayOutcome:
         callback = dict(self.env.call_params)

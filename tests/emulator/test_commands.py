@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.emulator.connectors import PASSWORD, USERNAME, Connector, serve_wsgi
 from tests.emulator.fakeapp import CONNECTOR_PASSWORD, CONNECTOR_USERNAME, create_fake_app, serve
 
 VISA = "4111111111111111"
@@ -162,3 +163,52 @@ def test_check_connector_json_and_exit_one_on_a_failure():
     assert document["passed"] is False
     failing = [case["name"] for case in document["cases"] if not case["passed"]]
     assert failing == ["wrong-credentials", "missing-credentials"]
+
+
+def _check_cli(connector, *options):
+    app = create_fake_app()
+    with serve_wsgi(connector) as url:
+        return invoke(
+            app, "check-connector", url, "--username", USERNAME, "--password", PASSWORD, *options
+        )
+
+
+def test_check_connector_labels_notes_and_information_and_still_exits_zero():
+    result = _check_cli(Connector(declines=frozenset({"jcb"})))
+
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[:-1]}
+    assert lines["card-charge-jcb"] == "NOTE"
+    assert lines["luhn-invalid-card"] == "INFO"
+    assert lines["card-charge-visa"] == "PASS"
+    assert result.stdout.splitlines()[-1].startswith("0 failed, 2 with a note, 2 for information")
+
+
+def test_check_connector_failure_lines_name_the_rule_and_quote_the_answer():
+    result = _check_cli(Connector(requires=("description",)), "--json")
+
+    assert result.exit_code == 1
+    [case] = [
+        c for c in json.loads(result.stdout)["cases"] if c["name"] == "charge-without-description"
+    ]
+    assert case["verdict"] == "fail" and case["rule"] == "optional-fields"
+    assert "KeyError: 'description'" in case["why"]
+
+
+def test_check_connector_budget_is_the_contracts_unless_payline_target_is_asked():
+    default = json.loads(_check_cli(Connector(), "--json").stdout)
+    tighter = json.loads(_check_cli(Connector(), "--json", "--payline-target").stdout)
+    chosen = json.loads(_check_cli(Connector(), "--json", "--budget", "7").stdout)
+
+    assert (default["budget"], tighter["budget"], chosen["budget"]) == (10.0, 5.0, 7.0)
+    assert "budget 5 s" in tighter["cases"][-1]["why"]
+
+
+def test_check_connector_reports_a_refused_connection(closed_port_url):
+    result = invoke(
+        create_fake_app(), "check-connector", closed_port_url, "--username", "u", "--password", "p"
+    )
+
+    assert result.exit_code == 1
+    assert "connection refused: nothing listens at" in result.stdout
+    assert "no answer within" not in result.stdout

@@ -254,3 +254,12 @@ def test_nothing_listening_is_reported_as_a_refused_connection_without_waiting(c
     whys = [r.why for r in results if not r.skipped and r.name != "error-shape"]
     assert all("connection refused" in why for why in whys), whys
     assert not any("no answer within" in r.why for r in results)
+
+
+def test_wrong_credentials_given_to_the_check_are_named_as_such():
+    with serve_wsgi(Connector()) as url:
+        results = run_check(url, USERNAME, "not-the-password", timeout=2.0)
+
+    visa = next(r for r in results if r.name == "card-charge-visa")
+    assert not visa.passed
+    assert "the connector refused the --username/--password given" in visa.why

@@ -157,3 +157,16 @@ def test_a_token_answer_reaches_the_action_as_payment_token(fake_app, wsgi_trans
 
     assert transcript.result["Result"] == "success"
     assert transcript.result["PaymentToken"] == answer["token_id"]
+
+
+def test_the_bill_pay_ivr_with_a_misspelled_prompt_exits_zero_and_three_with_strict(fake_app):
+    fake_app.config["RAW_TWIML"]["billpay"] = document("billpay-misspelled-prompt.xml").decode()
+    runner = fake_app.test_cli_runner()
+    played = runner.invoke(args=["simulate-call", "--path", "/voice/raw/billpay"])
+    strict = runner.invoke(args=["simulate-call", "--path", "/voice/raw/billpay", "--strict"])
+
+    assert played.exit_code == 0, played.output
+    assert "result: Result=success" in played.stdout
+    assert "Twilio warning 12200" in played.stderr and "expiration-data" in played.stderr
+    assert strict.exit_code == 3
+    assert "result: Result=success" in strict.stdout
