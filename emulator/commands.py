@@ -233,6 +233,11 @@ def check_connector(
 )
 @click.option("--agent-username", help="The console's user (default AGENT_USERNAME / ADMIN_*).")
 @click.option("--agent-password", help="The console's password.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Play only Twilio and the caller, until Ctrl-C: you are the agent, in a browser (--url).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript as one JSON document.")
 @with_appcontext
 def simulate_agent_payment(
@@ -251,6 +256,7 @@ def simulate_agent_payment(
     match: tuple[str, ...],
     agent_username: str | None,
     agent_password: str | None,
+    serve: bool,
     as_json: bool,
 ) -> None:
     """Take an agent-assisted payment end to end and print what the agent, Twilio and the
@@ -262,6 +268,8 @@ def simulate_agent_payment(
     TWILIO_API_BASE_URL=http://127.0.0.1:PORT, and this command (same setting) listens there.
     Exits 0 when the session reached a result, whatever it was; 1 when it could not.
     """
+    import threading
+
     from emulator.agent_console import ConsoleAgent, take_payment
     from emulator.payments_api import AgentCaller, PaymentsApi
 
@@ -271,7 +279,9 @@ def simulate_agent_payment(
         raise click.ClickException("TWILIO_AUTH_TOKEN is not configured")
     username = agent_username or config.get("AGENT_USERNAME") or config.get("ADMIN_USERNAME")
     password = agent_password or config.get("AGENT_PASSWORD") or config.get("ADMIN_PASSWORD")
-    if not (username and password):
+    if serve and not url:
+        raise click.ClickException("--serve needs --url: the app a browser talks to")
+    if not (username and password) and not serve:
         raise click.ClickException(
             "the agent console needs credentials: set AGENT_USERNAME and AGENT_PASSWORD "
             "(or pass --agent-username and --agent-password)"
@@ -331,6 +341,12 @@ def simulate_agent_payment(
     try:
         call_sid = api.add_call(caller)
         report(f"call {call_sid} in progress; the Payments API stand-in is at {server.url}")
+        if serve:
+            click.echo(f"open {url.rstrip('/')}/agent/?call_sid={call_sid} (Ctrl-C to stop)")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                return
         agent = ConsoleAgent(transport, username, password)
         try:
             run = take_payment(
