@@ -262,3 +262,6 @@ def register_commands(app: Flask) -> None:
         return
     app.cli.add_command(simulate_call)
     app.cli.add_command(check_connector)
+    from emulator.commands import simulate_agent_payment  # agent assist
+
+    app.cli.add_command(simulate_agent_payment)

@@ -100,6 +100,7 @@ class DeskStore(Protocol):
     def agent_session(self, payment_sid: str) -> dict[str, Any] | None: ...
     def update_agent_session(self, payment_sid: str, changes: dict[str, Any]) -> None: ...
     def move_agent_session(self, payment_sid: str, from_states: Any, to_state: str) -> bool: ...
+    def note_agent_session(self, payment_sid: str, message: str, state: str) -> bool: ...
     def record_agent_event(self, event: dict[str, Any]) -> None: ...
     def agent_events(self, payment_sid: str) -> list[dict[str, Any]]: ...
 
@@ -326,16 +327,15 @@ class AgentDesk:
         if kind == "capture":
             field_name = request["capture"]
             self._extend_hold(session)
-            self.store.update_agent_session(
-                payment_sid, {"requested_capture": field_name, "message": None}
-            )
+            if self.store.note_agent_session(payment_sid, "", "active"):
+                self.store.update_agent_session(payment_sid, {"requested_capture": field_name})
             label = LABELS.get(field_name.removesuffix("-matcher"), field_name)
             again = " (confirmation)" if field_name.endswith("-matcher") else ""
             return Answer(True, f"Asking the caller for: {label}{again}.", 200, payment_sid)
         if kind == "complete":
             self._extend_hold(session)
             message = "Sent for processing: waiting for the result."
-            self.store.update_agent_session(payment_sid, {"message": message})
+            self.store.note_agent_session(payment_sid, message, "completing")
             return Answer(True, message, 200, payment_sid)
         # cancel: nothing was sent to the connector, so nothing can have been charged
         if self.store.move_agent_session(payment_sid, OPEN_STATES, "cancelled"):
@@ -351,7 +351,8 @@ class AgentDesk:
         return Answer(True, messages.RESULTS["cancelled"], 200, payment_sid)
 
     def _refused(self, op: dict[str, Any], request: dict[str, Any], error: ApiRefused) -> Answer:
-        message = messages.api_error(error.code, error.status, error.message)
+        update = op["kind"] != "create"
+        message = messages.api_error(error.code, error.status, error.message, update=update)
         payment_sid = op["payment_sid"]
         if op["kind"] == "create":
             session = request["session"]

@@ -70,8 +70,16 @@ UNKNOWN_OUTCOME = (
 )
 
 
-def api_error(code: int | None, status: int, message: str) -> str:
-    """Twilio's refusal of an API call, for the agent."""
+SESSION_OVER = (
+    "Twilio says the session cannot do that now: it has ended or is being processed. "
+    "Refresh to see its state; start a new session if it has ended."
+)
+
+
+def api_error(code: int | None, status: int, message: str, *, update: bool = False) -> str:
+    """Twilio's refusal of an API call, for the agent (`update`: a capture, complete, cancel)."""
+    if update and code == 64021:
+        return SESSION_OVER
     if code in API_ERRORS:
         return API_ERRORS[code]  # type: ignore[index]
     if status == 404:

@@ -1,7 +1,8 @@
 """/agent: the agent-assist console, and Twilio's status callbacks for its payment sessions.
 
-The console is HTTP Basic (AGENT_USERNAME / AGENT_PASSWORD, else the ADMIN_* pair), compared in
-constant time; with neither pair set it stays shut. Its JSON API takes only JSON posted with
+The console is HTTP Basic: AGENT_USERNAME / AGENT_PASSWORD (else the ADMIN_* pair), compared in
+constant time, or a dashboard operator account (storage/operators.py) whose role may take
+payments; with none of these it stays shut. Its JSON API takes only JSON posted with
 the console's own header, so that another site cannot post to it with the agent's credentials.
 POST /agent/payments/status is Twilio's, signed with X-Twilio-Signature. Thin by design: the
 session logic is agent.desk.
@@ -49,26 +50,54 @@ def _credentials() -> tuple[str | None, str | None]:
     return config.get("ADMIN_USERNAME"), config.get("ADMIN_PASSWORD")
 
 
+AGENT_ROLES = ("operator", "agent")
+"""Dashboard accounts (storage/operators.py) that may take payments; a viewer may not."""
+
+
+def _operator_accounts() -> tuple[bool, str | None, str | None]:
+    """(accounts exist, the account's name, its role) from the dashboard's operator accounts,
+    when that module is installed; its check is constant-time (argon2) and cached per process."""
+    try:
+        from blueprints.admin import authenticate  # type: ignore[attr-defined]
+    except ImportError:
+        return False, None, None
+    operator = authenticate()
+    if operator is not None:
+        return True, operator.name, operator.role
+    lister = getattr(store(), "list_operators", None)
+    return bool(lister and lister()), None, None
+
+
 @bp.before_request
 def require_agent() -> Response | None:
     if request.endpoint == "agent.payment_status":
         return None  # Twilio's: signed, not Basic
     username, password = _credentials()
-    if not (username and password):
-        return Response(
-            "The agent console is closed: set AGENT_USERNAME and AGENT_PASSWORD "
-            "(or ADMIN_USERNAME and ADMIN_PASSWORD) to open it.\n",
-            status=403,
-            mimetype="text/plain",
-        )
-    if not basic_auth_matches(username, password):
-        return Response(
-            "Agent credentials required.\n",
-            status=401,
-            mimetype="text/plain",
-            headers={"WWW-Authenticate": 'Basic realm="PayLine agent console"'},
-        )
-    g.agent = username
+    if username and password and basic_auth_matches(username, password):
+        g.agent = username
+    else:
+        accounts, name, role = _operator_accounts()
+        if name is not None and role not in AGENT_ROLES:
+            return Response(
+                f"{name} may only view: taking payments needs an operator account.\n",
+                status=403,
+                mimetype="text/plain",
+            )
+        if name is None:
+            if not (username and password) and not accounts:
+                return Response(
+                    "The agent console is closed: set AGENT_USERNAME and AGENT_PASSWORD "
+                    "(or ADMIN_USERNAME and ADMIN_PASSWORD), or add an operator account.\n",
+                    status=403,
+                    mimetype="text/plain",
+                )
+            return Response(
+                "Agent credentials required.\n",
+                status=401,
+                mimetype="text/plain",
+                headers={"WWW-Authenticate": 'Basic realm="PayLine agent console"'},
+            )
+        g.agent = name
     if request.method == "POST" and (
         not request.is_json or request.headers.get(CONSOLE_HEADER) != "1"
     ):

@@ -34,3 +34,7 @@ __all__ = [
     "run_call",
     "run_check",
 ]
+
+from emulator.payments_api import AgentCaller, PaymentsApi  # noqa: E402  (agent assist)
+
+__all__ += ["AgentCaller", "PaymentsApi"]

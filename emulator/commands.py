@@ -274,3 +274,183 @@ def check_connector(
         )
     if not passed:
         raise SystemExit(1)
+
+
+# -- simulate-agent-payment (agent assist: the Payments API stand-in and an emulated agent) -------
+
+
+@click.command("simulate-agent-payment")
+@click.option("--url", help="Base URL of a running app; without it, this app in-process (WSGI).")
+@click.option("--invoice", required=True, help="The invoice the agent takes a payment for.")
+@click.option("--method", type=click.Choice(["card", "bank"]), default="card", show_default=True)
+@click.option("--save", is_flag=True, help="Save the card on file instead of charging it.")
+@click.option("--card", help="Card number the caller keys (default: the Visa test card).")
+@click.option(
+    "--expiry", multiple=True, help="MMYY the caller keys; repeat for each ask (a mistyped one)."
+)
+@click.option("--cvv", help="Security code (default: a valid one for the card).")
+@click.option("--postal-code", help="Postal code (default 94111).")
+@click.option("--bank-account", help="Bank account number (default: the 9-digit test account).")
+@click.option("--routing-number", help="Routing number (default: an ABA-valid one).")
+@click.option("--hangup-at", help="The caller hangs up when the agent asks for this field.")
+@click.option("--confirmation", is_flag=True, help="Confirmation=true: the caller confirms.")
+@click.option(
+    "--match",
+    multiple=True,
+    type=click.Choice(["payment-card-number", "expiration-date", "security-code", "postal-code"]),
+    help="RequireMatchingInputs: the caller keys this field twice (repeatable).",
+)
+@click.option("--agent-username", help="The console's user (default AGENT_USERNAME / ADMIN_*).")
+@click.option("--agent-password", help="The console's password.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Play only Twilio and the caller, until Ctrl-C: you are the agent, in a browser (--url).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript as one JSON document.")
+@with_appcontext
+def simulate_agent_payment(
+    url: str | None,
+    invoice: str,
+    method: str,
+    save: bool,
+    card: str | None,
+    expiry: tuple[str, ...],
+    cvv: str | None,
+    postal_code: str | None,
+    bank_account: str | None,
+    routing_number: str | None,
+    hangup_at: str | None,
+    confirmation: bool,
+    match: tuple[str, ...],
+    agent_username: str | None,
+    agent_password: str | None,
+    serve: bool,
+    as_json: bool,
+) -> None:
+    """Take an agent-assisted payment end to end and print what the agent, Twilio and the
+    caller did: the Payments API stand-in plays Twilio and the caller, an emulated agent
+    drives the app's /agent console.
+
+    In-process, the stand-in listens on a free loopback port and the app's REST client is
+    pointed at it. With --url, the running app must have been started with
+    TWILIO_API_BASE_URL=http://127.0.0.1:PORT, and this command (same setting) listens there.
+    Exits 0 when the session reached a result, whatever it was; 1 when it could not.
+    """
+    import threading
+
+    from emulator.agent_console import ConsoleAgent, take_payment
+    from emulator.payments_api import AgentCaller, PaymentsApi
+
+    config = current_app.config
+    auth_token = config.get("TWILIO_AUTH_TOKEN")
+    if not auth_token:
+        raise click.ClickException("TWILIO_AUTH_TOKEN is not configured")
+    username = agent_username or config.get("AGENT_USERNAME") or config.get("ADMIN_USERNAME")
+    password = agent_password or config.get("AGENT_PASSWORD") or config.get("ADMIN_PASSWORD")
+    if serve and not url:
+        raise click.ClickException("--serve needs --url: the app a browser talks to")
+    if not (username and password) and not serve:
+        raise click.ClickException(
+            "the agent console needs credentials: set AGENT_USERNAME and AGENT_PASSWORD "
+            "(or pass --agent-username and --agent-password)"
+        )
+    host, port = "127.0.0.1", 0
+    if url:
+        parts = urlsplit(config.get("TWILIO_API_BASE_URL") or "")
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+            raise click.ClickException(
+                "with --url, start the app and run this command with the same "
+                "TWILIO_API_BASE_URL=http://127.0.0.1:PORT: the stand-in listens there"
+            )
+        host, port = parts.hostname or host, parts.port or 80
+    transport: Transport = (
+        HttpTransport(url) if url else WsgiTransport(current_app._get_current_object())
+    )
+    base = transport.base_url
+    installed = config.get("PAY_CONNECTOR") or "Default"
+    connector = ConnectorEndpoint(
+        base + "/connector",
+        config.get("CONNECTOR_USERNAME") or "",
+        config.get("CONNECTOR_PASSWORD") or "",
+    )
+    lines: list[str] = []
+
+    def report(text: str) -> None:
+        lines.append(text)
+        if not as_json:
+            click.echo(text)
+
+    api = PaymentsApi(
+        account_sid=config.get("TWILIO_ACCOUNT_SID") or FAKE_ACCOUNT_SID,
+        auth_token=auth_token,
+        transport=transport,
+        connectors={installed: connector},
+        report=report,
+    )
+    try:
+        caller = AgentCaller.keying(
+            hangup_at=hangup_at,
+            card=card,
+            expiry=list(expiry) or None,
+            cvv=cvv,
+            postal_code=postal_code,
+            bank_account=bank_account,
+            routing_number=routing_number,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    try:
+        server = api.serve(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({exc})") from None
+    previous = config.get("TWILIO_API_BASE_URL")
+    if not url:
+        config["TWILIO_API_BASE_URL"] = server.url
+    try:
+        call_sid = api.add_call(caller)
+        report(f"call {call_sid} in progress; the Payments API stand-in is at {server.url}")
+        if serve:
+            click.echo(f"open {url.rstrip('/')}/agent/?call_sid={call_sid} (Ctrl-C to stop)")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                return
+        agent = ConsoleAgent(transport, username, password)
+        try:
+            run = take_payment(
+                agent,
+                api,
+                report,
+                call_sid=call_sid,
+                invoice=invoice,
+                method=method,
+                purpose="save" if save else "pay",
+                confirmation=confirmation,
+                require_matching_inputs=list(match),
+            )
+        except EmulatorError as exc:
+            raise click.ClickException(str(exc)) from None
+    finally:
+        config["TWILIO_API_BASE_URL"] = previous
+        server.close()
+    if as_json:
+        document = {
+            "call_sid": call_sid,
+            "lines": lines,
+            "agent": run.to_dict(),
+            "api_requests": [
+                {"path": r.path, "form": r.form, "status": r.status, "replayed": r.replayed}
+                for r in api.requests
+            ],
+            "callbacks": [cb for s in api.sessions.values() for cb in s.callbacks],
+        }
+        click.echo(json.dumps(document, indent=2))
+    if run.view is None:
+        raise click.ClickException("the session did not start")
+    if not as_json:
+        view = run.view
+        click.echo(
+            f"result: state={view['state']} result={view['result']} "
+            f"confirmation={view['confirmation_code'] or '-'}"
+        )

@@ -160,6 +160,17 @@ class AgentStatements:
             {**changes, "payment_sid": payment_sid},
         )
 
+    def note_agent_session(self, payment_sid: str, message: str, state: str) -> bool:
+        """Set the agent's message while the session is still in `state` (a result that came in
+        meanwhile keeps its own)."""
+        return bool(
+            self.db.execute(
+                "update agent_sessions set message = :message, updated_at = :stamp"
+                " where payment_sid = :sid and state = :state",
+                {"sid": payment_sid, "message": message, "state": state, "stamp": now_iso()},
+            )
+        )
+
     def move_agent_session(
         self, payment_sid: str, from_states: Iterable[str], to_state: str
     ) -> bool:

@@ -499,3 +499,19 @@ def test_a_callback_for_a_session_whose_start_went_unanswered_adopts_it(client, 
     assert session is not None and session["invoice_number"] == "1001"
     [op] = store.db.query("select * from agent_operations")
     assert op["state"] == "done" and op["payment_sid"] == PK
+
+
+def test_dashboard_operator_accounts_open_the_console_to_operators_only(app, client):
+    operators = pytest.importorskip("storage.operators", reason="needs issue 12's accounts")
+    assert operators
+    store = app.extensions["payline"].open_store()
+    store.save_operator("bob", "bob-password", "operator")
+    store.save_operator("vera", "vera-password", "viewer")
+    store.close()
+
+    def auth(pair: bytes) -> dict:
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    assert client.get("/agent/", headers=auth(b"bob:bob-password")).status_code == 200
+    assert client.get("/agent/", headers=auth(b"bob:wrong")).status_code == 401
+    assert client.get("/agent/", headers=auth(b"vera:vera-password")).status_code == 403

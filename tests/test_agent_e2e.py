@@ -27,11 +27,9 @@ ACCOUNT = "AC" + "c" * 32
 BANK_ACCOUNT = "123456789"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, backend):
-    directory = tmp_path_factory.mktemp("e2e-agent")
+def agent_stack(directory, invoices: str):
+    """gunicorn with the stand-in as its Twilio REST API; (server, api, stand-in server)."""
     port = free_port()
-    lines: list[str] = []
     api = PaymentsApi(
         account_sid=ACCOUNT,
         auth_token=AUTH_TOKEN,
@@ -41,7 +39,6 @@ def stack(tmp_path_factory, backend):
                 f"http://127.0.0.1:{port}/connector", CONNECTOR_USER, CONNECTOR_PASSWORD
             )
         },
-        report=lines.append,
     )
     stand_in = api.serve()
     server = Server(
@@ -60,14 +57,20 @@ def stack(tmp_path_factory, backend):
     server.run_release()
     server.start()
     csv = directory / "invoices.csv"
-    csv.write_text(
-        "number,amount,customer,currency\n"
+    csv.write_text("number,amount,customer,currency\n" + invoices)
+    assert server.flask("invoices", "import", str(csv)).returncode == 0
+    return server, api, stand_in
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, backend):
+    server, api, stand_in = agent_stack(
+        tmp_path_factory.mktemp("e2e-agent"),
         "3001,42.50,Ada Lovelace,USD\n3002,120.00,Grace Hopper,USD\n3003,15.51,Alan Turing,USD\n"
         "3004,10.00,Edsger Dijkstra,USD\n3005,11.00,Barbara Liskov,USD\n"
-        "3006,12.00,Donald Knuth,USD\n3007,13.00,Frances Allen,USD\n"
+        "3006,12.00,Donald Knuth,USD\n3007,13.00,Frances Allen,USD\n",
     )
-    assert server.flask("invoices", "import", str(csv)).returncode == 0
-    yield server, api, lines
+    yield server, api
     server.stop()
     stand_in.close()
 

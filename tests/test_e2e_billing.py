@@ -22,7 +22,7 @@ NOTHING_CHARGED = "Nothing has been charged"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     server = serve(
         tmp_path_factory.mktemp("e2e-billing"),
         workers=2,

@@ -214,7 +214,7 @@ def test_generated_cards_through_every_voice_field_and_query_are_found_nowhere(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     server = serve(
         tmp_path_factory.mktemp("pci-generated"),
         workers=2,

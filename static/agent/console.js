@@ -56,6 +56,7 @@ function startForm(form) {
     const message = document.getElementById("start-message");
     const value = (name) => (form.elements[name] ? form.elements[name].value : "");
     const checked = (name) => Boolean(form.elements[name] && form.elements[name].checked);
+    const bank = form.querySelector("input[name=method]:checked").value === "bank";
     const body = {
       call_sid: value("call_sid").trim(),
       invoice: value("invoice"),
@@ -68,8 +69,8 @@ function startForm(form) {
       require_matching_inputs: Array.from(
         form.querySelectorAll("input[name=require_matching_inputs]:checked")).map((n) => n.value),
       token_type: checked("save") ? value("token_type") : "",
-      bank_account_type: value("bank_account_type"),
-      avs_name: value("avs_name"),
+      bank_account_type: bank ? value("bank_account_type") : "",
+      avs_name: bank ? value("avs_name") : "",
     };
     button.disabled = true;
     message.textContent = "Starting…";
@@ -148,8 +149,13 @@ function sessionPage(root) {
     return row;
   }
 
+  let rendered = "";
+
   function render(view) {
     if (!view) return;
+    const key = JSON.stringify(view) + busy;
+    if (key === rendered) return; // nothing changed: keep the buttons under the agent's pointer
+    rendered = key;
     const method = view.payment_method === "ach-debit" ? "bank account" : "card";
     const what = view.options.purpose === "save" ? "save a card" : view.amount + " " + view.currency;
     text("summary", "Invoice " + view.invoice_number + " · " + what + " by " + method +
