@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSOR_RETRY_SECONDS": 40.0,
     "INVOICE_HOLD_SECONDS": 600.0,
     "UNKNOWN_HOLD_SECONDS": 1800.0,
+    # The dashboard shows times (and counts "today") in the operators' time zone (IANA name).
+    "OPERATOR_TIMEZONE": "UTC",
     # Flask refuses larger bodies with 413 before a webhook reads its form.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
@@ -148,5 +150,18 @@ def _validate(settings: dict[str, Any]) -> None:
         ("https://", "http://")
     ):
         problems.append("PUBLIC_BASE_URL must start with https:// (or http:// for local use)")
+    problems.extend(_operator_timezone_problems(settings))
     if problems:
         raise ConfigError("PayLine cannot start: " + "; ".join(problems))
+
+
+def _operator_timezone_problems(settings: dict[str, Any]) -> list[str]:
+    """OPERATOR_TIMEZONE must name a zone this machine knows (tzdata), e.g. America/New_York."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(settings["OPERATOR_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        zone = settings["OPERATOR_TIMEZONE"]
+        return [f"OPERATOR_TIMEZONE must be an IANA time zone name, got {zone!r}"]
+    return []

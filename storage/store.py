@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from storage import schema
+from storage.dashboard import DashboardStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
+from storage.operators import OperatorStatements
 from storage.payments import PaymentStatements
 from storage.sandbox import SandboxStatements
 
 
-class Store(LedgerStatements, PaymentStatements, InvoiceStatements, SandboxStatements):
+class Store(
+    LedgerStatements,
+    PaymentStatements,
+    InvoiceStatements,
+    SandboxStatements,
+    DashboardStatements,
+    OperatorStatements,
+):
     """Not to be shared between threads: each request (and each side thread) opens its own."""
 
     def __init__(self, database_url: str, connection: Connection | None = None):
