@@ -41,6 +41,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from blueprints import admin_labels as labels
 from blueprints.security import basic_auth_matches
@@ -462,7 +463,7 @@ def _remaining(p: dict[str, Any]) -> Decimal | None:
 
 
 @bp.get("/calls/<call_sid>")
-def call(call_sid: str) -> Response | str:
+def call(call_sid: str) -> WerkzeugResponse:
     """A call's attempts: its last payment's page (which shows every attempt and event)."""
     attempts = store().payments_for_call(call_sid)
     if not attempts:
@@ -520,7 +521,7 @@ def _valid_key(key: str, action: str, payment_id: int) -> bool:
 
 
 @bp.post("/payments/<int:payment_id>/<action>")
-def act(payment_id: int, action: str) -> Response | str | tuple[str, int]:
+def act(payment_id: int, action: str) -> WerkzeugResponse | tuple[str, int]:
     """Step one (no `confirmed`): show what will happen, with a one-time action key.
     Step two (`confirmed` and the key): do it once, record it, go back to the payment."""
     if action not in ACTIONS:
@@ -537,7 +538,7 @@ def act(payment_id: int, action: str) -> Response | str | tuple[str, int]:
             values=request_values,
             problem=problem,
             action_key=_action_key(action, payment_id),
-            back=form.get("back") or url_for("admin.payment", payment_id=payment_id),
+            back=_back(form, payment_id),
             **detail,
         ), (422 if problem else 200)
     key = form.get("action_key", "")
@@ -545,21 +546,33 @@ def act(payment_id: int, action: str) -> Response | str | tuple[str, int]:
         abort(400, "The confirmation form is not valid; open the action again.")
     message = _perform(action, detail, request_values, key)
     flash(message)
-    return redirect(
-        form.get("back")
-        if _is_ours(form.get("back"))
-        else url_for("admin.payment", payment_id=payment_id)
-    )
+    return redirect(_back(form, payment_id))
 
 
-def _is_ours(url: str | None) -> bool:
-    return bool(url) and url.startswith("/admin") and "//" not in url and "\\" not in url
+def _back(form: Any, payment_id: int) -> str:
+    """Where the form came from, when that is a dashboard page; else the payment's page."""
+    url = form.get("back") or ""
+    if url.startswith("/admin/") and "//" not in url and "\\" not in url and url.isascii():
+        return str(url)
+    return url_for("admin.payment", payment_id=payment_id)
 
 
 def _action_values(
     action: str, detail: dict[str, Any], form: Any
 ) -> tuple[dict[str, Any], str | None]:
     p = detail["payment"]
+    if action == "refund" and form.get("retry"):
+        asked = [r for r in detail["refunds"] if str(r["id"]) == form.get("retry")]
+        if not asked or asked[0]["status"] not in ("unknown", "pending"):
+            return {"retry": None}, "That refund is not waiting for the processor's answer."
+        refund = asked[0]
+        return {
+            "retry": refund,
+            "refund": Decimal(refund["amount"]),
+            "full": False,
+            "reason": refund["reason"] or "",
+            "amount": refund["amount"],
+        }, None
     if action == "refund":
         remaining = _remaining(p)
         reason_text = (form.get("reason") or "").strip()[:500]
@@ -624,6 +637,7 @@ def _perform(action: str, detail: dict[str, Any], values: dict[str, Any], key: s
         )
     elif action == "refund":
         processor = current_app.extensions["payline"].processor(st)
+        retry = values.get("retry")
         result = billing.refund_payment(
             st,
             processor,
@@ -631,7 +645,8 @@ def _perform(action: str, detail: dict[str, Any], values: dict[str, Any], key: s
             amount=None if values["full"] else values["refund"],
             reason=values["reason"],
             operator=name,
-            idempotency_key=key,
+            # Asking again about a refund whose answer was lost reuses its key: never twice.
+            idempotency_key=retry["idempotency_key"] if retry else key,
         )
         message = f"Refund {result.status}: {result.message}"
     else:
@@ -642,6 +657,8 @@ def _perform(action: str, detail: dict[str, Any], values: dict[str, Any], key: s
 
 
 def _asked(action: str, p: dict[str, Any], values: dict[str, Any]) -> str:
+    if action == "refund" and values.get("retry"):
+        return f"ask again about refund #{values['retry']['id']}"
     if action == "refund":
         kind = "full" if values["full"] else "partial"
         return (

@@ -29,6 +29,9 @@ RESULT_CLASSES: dict[str, tuple[str, ...]] = {
 }
 """The payments list's result filter: a class of billing outcomes (payments.outcome)."""
 
+SCAN_WINDOW = 100_000
+"""How many payment ids one page of an unindexed filter (an amount range) searches at most."""
+
 ATTENTION_OUTCOMES = ("unknown", "needs_review", "refund_due")
 """What the "needs attention" queue lists: money that may be, or is, owed back or unsettled."""
 
@@ -59,15 +62,16 @@ class PaymentFilters:
     amount_max: Decimal | None = None
     search: str | None = None
 
+    @property
+    def scans(self) -> bool:
+        """Whether a filter no index serves is set (amounts are compared as numbers)."""
+        return self.amount_min is not None or self.amount_max is not None
+
     def where(self) -> tuple[list[str], dict[str, Any]]:
-        """SQL conditions (on payments as `p`) and their parameters."""
+        """SQL conditions (on payments as `p`) and their parameters; the result class is not
+        among them (`payments_page` walks each of its outcomes' index in turn)."""
         conditions: list[str] = []
         params: dict[str, Any] = {}
-        if self.result in RESULT_CLASSES:
-            outcomes = RESULT_CLASSES[self.result]
-            names, outcome_params = _in("outcome", outcomes)
-            conditions.append(f"p.outcome in ({names})")
-            params.update(outcome_params)
         if self.method:
             conditions.append("p.payment_method = :method")
             params["method"] = self.method
@@ -100,6 +104,8 @@ class Page:
     rows: list[dict[str, Any]]
     older: str | None = None
     newer: str | None = None
+    searched_to: int | None = None
+    """Set when a filter no index serves stopped at this id: older ids are not searched yet."""
 
 
 @dataclass
@@ -137,10 +143,16 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _day_case(column: str, days: int) -> str:
-    """Which day (0 … days-1) of the window a timestamp falls in, by the bounds :b0 … :bN."""
-    branches = " ".join(f"when {column} >= :b{i} then {i}" for i in reversed(range(days)))
-    return f"case {branches} end"
+def _day_case(column: str, days: int, low: int = 0) -> str:
+    """Which day (0 … days-1) of the window a timestamp falls in, by the bounds :b0 … :bN:
+    a binary search in nested CASEs (5 comparisons for 30 days, not up to 30)."""
+    if days == 1:
+        return str(low)
+    half = days // 2
+    return (
+        f"case when {column} >= :b{low + half} then {_day_case(column, days - half, low + half)}"
+        f" else {_day_case(column, half, low)} end"
+    )
 
 
 def _total(per_day: Sequence[Money]) -> Money:
@@ -174,7 +186,9 @@ class DashboardStatements:
             f"select {_day_case('received_at', len(days))} as day, currency,"
             " outcome, amount, count(*) as n from payments"
             f" where received_at >= :b0 and received_at < :b{len(days)}"
-            f" and outcome in ({names}) group by 1, currency, outcome, amount",
+            # coalesce(): the time range is the index to read (an outcome index would visit a
+            # million rows), and the covering index holds every column summed.
+            f" and coalesce(outcome, '') in ({names}) group by 1, currency, outcome, amount",
             {**bound_params, **outcome_params},
         )
         refunds = self.db.query(
@@ -226,15 +240,22 @@ class DashboardStatements:
     ) -> Page:
         """Payments newest first, after (older than) or before (newer than) a cursor id."""
         conditions, params = filters.where()
-        return self._payments_keyset(conditions, params, older_than, newer_than, limit)
+        return self._payments_keyset(
+            conditions,
+            params,
+            older_than,
+            newer_than,
+            limit,
+            outcomes=RESULT_CLASSES.get(filters.result or "", ()),
+            window=SCAN_WINDOW if filters.scans else None,
+        )
 
     def attention_page(
         self, *, older_than: int | None = None, newer_than: int | None = None, limit: int = 50
     ) -> Page:
         """The queue: unknown, needs-review and refund-due payments, newest first."""
-        names, params = _in("a", ATTENTION_OUTCOMES)
         return self._payments_keyset(
-            [f"p.outcome in ({names})"], params, older_than, newer_than, limit
+            [], {}, older_than, newer_than, limit, outcomes=ATTENTION_OUTCOMES
         )
 
     def _payments_keyset(
@@ -244,42 +265,76 @@ class DashboardStatements:
         older_than: int | None,
         newer_than: int | None,
         limit: int,
+        *,
+        outcomes: Sequence[str] = (),
+        window: int | None = None,
     ) -> Page:
+        """One keyset page. With several `outcomes`, one index walk per outcome, merged (an
+        `IN` list would sort every match); with a `window`, at most that many ids are
+        searched per page (for filters no index serves), the page saying how far it looked."""
         conditions = list(conditions)
         backwards = newer_than is not None and older_than is None
+        params = dict(params)
         if backwards:
             conditions.append("p.id > :cursor")
-            params = {**params, "cursor": newer_than}
+            params["cursor"] = newer_than
         elif older_than is not None:
             conditions.append("p.id < :cursor")
-            params = {**params, "cursor": older_than}
-        where = f"where {' and '.join(conditions)}" if conditions else ""
-        rows = self.db.query(
-            f"select {PAYMENT_COLUMNS}, i.customer, i.status as invoice_status,"
-            " i.paying_until, i.hold_reason, i.paying_call,"
-            f" (i.paying_call is not null and i.paying_until > {self.db.now}) as hold_active,"
-            f" {self.db.now} as db_now"
-            " from payments p left join invoices i on i.number = p.invoice_number"
-            f" {where} order by p.id {'asc' if backwards else 'desc'} limit :limit",
-            {**params, "limit": limit + 1},
-        )
+            params["cursor"] = older_than
+        edge: int | None = None
+        if window is not None:
+            top = self.db.one("select max(id) as top from payments")
+            last = int(top["top"] or 0) if top else 0
+            if backwards:
+                edge = int(newer_than or 0) + window
+                conditions.append("p.id <= :edge")
+                edge = edge if edge < last else None
+            else:
+                edge = (older_than if older_than is not None else last + 1) - window
+                conditions.append("p.id >= :edge")
+                edge = edge if edge > 1 else None
+            params["edge"] = edge if edge is not None else (last + 1 if backwards else 0)
+        order = "asc" if backwards else "desc"
+        rows: list[dict[str, Any]] = []
+        for outcome in outcomes or (None,):
+            where = [*conditions, "p.outcome = :outcome"] if outcome else conditions
+            rows += self.db.query(
+                f"select {PAYMENT_COLUMNS}, i.customer, i.status as invoice_status,"
+                " i.paying_until, i.hold_reason, i.paying_call,"
+                f" (i.paying_call is not null and i.paying_until > {self.db.now})"
+                f" as hold_active, {self.db.now} as db_now"
+                " from payments p left join invoices i on i.number = p.invoice_number"
+                f" {'where ' + ' and '.join(where) if where else ''}"
+                f" order by p.id {order} limit :limit",
+                {**params, "outcome": outcome, "limit": limit + 1},
+            )
+        rows.sort(key=lambda row: row["id"], reverse=not backwards)
         more = len(rows) > limit
         rows = rows[:limit]
         if backwards:
             rows.reverse()
-        if not rows:
-            return Page(rows=[])
-        older = str(rows[-1]["id"]) if (more or backwards) else None
-        newer = str(rows[0]["id"]) if (more if backwards else older_than is not None) else None
-        return Page(rows=rows, older=older, newer=newer)
+        page = Page(rows=rows)
+        if backwards:
+            page.older = str(rows[-1]["id"] if rows else int(newer_than or 0) + 1)
+            if more:
+                page.newer = str(rows[0]["id"])
+            elif edge is not None:
+                page.newer, page.searched_to = str(edge), edge
+        else:
+            if more:
+                page.older = str(rows[-1]["id"])
+            elif edge is not None:
+                page.older, page.searched_to = str(edge), edge
+            if older_than is not None:
+                page.newer = str(rows[0]["id"] if rows else older_than - 1)
+        return page
 
     def payments_for_export(self, filters: PaymentFilters, chunk: int = 1000) -> Iterator[dict]:
         """Every payment the filters match, newest first, read a chunk at a time (keyset), so
         that an export of a million rows never holds more than one chunk in memory."""
-        conditions, params = filters.where()
         cursor: int | None = None
         while True:
-            page = self._payments_keyset(conditions, params, cursor, None, chunk)
+            page = self.payments_page(filters, older_than=cursor, limit=chunk)
             yield from page.rows
             if page.older is None:
                 return
@@ -291,8 +346,7 @@ class DashboardStatements:
         """One payment with its invoice, the call's <Pay> progress, the connector transaction
         and the processor's view of it, its refunds and the other attempts of the call."""
         payment = self.db.one(
-            f"select {PAYMENT_COLUMNS}, p.connector_parameters, p.updated_at"
-            " from payments p where p.id = :id",
+            f"select {PAYMENT_COLUMNS}, p.updated_at from payments p where p.id = :id",
             {"id": payment_id},
         )
         if payment is None:
@@ -324,8 +378,9 @@ class DashboardStatements:
             )
             transaction = rows[0] if rows else None
         refunds = self.db.query(
-            "select id, amount, currency, reason, operator, status, processor_refund_id,"
-            " error_code, created_at from refunds where payment_id = :id order by id",
+            "select id, idempotency_key, amount, currency, reason, operator, status,"
+            " processor_refund_id, error_code, created_at from refunds where payment_id = :id"
+            " order by id",
             {"id": payment_id},
         )
         return {
@@ -369,7 +424,9 @@ class DashboardStatements:
             )
         if search:
             conditions.append("(number = :q or (lower(customer) >= :lo and lower(customer) < :hi))")
-            params.update(q=search, lo=search.lower(), hi=search.lower() + "\uffff")
+            lo = search.lower()
+            # The prefix's range: [lo, lo with its last character incremented).
+            params.update(q=search, lo=lo, hi=lo[:-1] + chr(min(ord(lo[-1]) + 1, 0x10FFFF)))
         backwards = before is not None and after is None
         if backwards:
             conditions.append("number < :cursor")

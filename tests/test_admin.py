@@ -111,6 +111,19 @@ def test_operators_add_stores_an_argon2_hash_never_the_password(dashboard, dstor
     assert "viewer-password-1" not in row["password_hash"]
 
 
+def test_operators_list_and_remove(dashboard, dstore):
+    runner = dashboard.test_cli_runner()
+    dstore.save_operator("olga", "olga-password-1", "operator")
+
+    listed = json.loads(runner.invoke(args=["operators", "list", "--json"]).stdout)
+    removed = runner.invoke(args=["operators", "remove", "olga"])
+
+    assert [(o["name"], o["role"]) for o in listed] == [("olga", "operator")]
+    assert "password_hash" not in listed[0]
+    assert removed.exit_code == 0 and dstore.operator("olga") is None
+    assert runner.invoke(args=["operators", "remove", "olga"]).exit_code != 0
+
+
 def test_operators_add_refuses_a_short_password(dashboard):
     result = dashboard.test_cli_runner().invoke(
         args=["operators", "add", "vera", "--password", "short"]
@@ -567,3 +580,43 @@ def test_reconcile_from_the_dashboard_records_what_the_processor_said(dashboard,
     assert reply.status_code == 302
     [entry] = dstore.db.query("select * from audit_log")
     assert entry["action"] == "reconcile" and "→" in entry["detail"]
+
+
+def test_a_refund_whose_answer_was_lost_is_asked_again_with_its_own_key(dashboard, dstore, charged):
+    dstore.db.execute(
+        "insert into refunds (payment_id, idempotency_key, amount, currency, reason, operator,"
+        " status, error_code, created_at) values (:id, 'lost-key', '5.00', 'USD', 'dup', 'olga',"
+        " 'unknown', 'unavailable', '2026-12-01T08:00:00.000Z')",
+        {"id": charged},
+    )
+    [lost] = dstore.db.query("select id from refunds")
+    client, form = confirm(dashboard, charged, "refund", retry=str(lost["id"]))
+
+    assert form["retry"] == str(lost["id"])
+    client.post(f"/admin/payments/{charged}/refund", data=form, headers=OPERATOR)
+
+    refunds = dstore.db.query("select idempotency_key, status, amount from refunds")
+    assert refunds == [{"idempotency_key": "lost-key", "status": "done", "amount": "5.00"}]
+
+
+def test_an_amount_range_searches_a_bounded_window_per_page_and_goes_on(
+    dashboard, dstore, monkeypatch
+):
+    monkeypatch.setattr("storage.dashboard.SCAN_WINDOW", 10)
+    ids = [
+        seed_payment(dstore, n, amount="99.00" if n in (3, 25) else "10.00") for n in range(1, 31)
+    ]
+
+    def older(html: str) -> str:
+        return re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+
+    first = page(dashboard, "/admin/payments?min=50")
+    second = page(dashboard, older(first))
+    third = page(dashboard, older(second))
+
+    assert payment_ids(first) == [ids[24]] and "looked down to payment #21" in first
+    assert payment_ids(second) == [] and "looked down to payment #11" in second
+    assert payment_ids(third) == [ids[2]] and 'rel="next"' not in third
+    assert "min=50" in older(first)
+    rows = list(csv.DictReader(io.StringIO(page(dashboard, "/admin/payments.csv?min=50"))))
+    assert [int(r["id"]) for r in rows] == [ids[24], ids[2]]

@@ -7,6 +7,7 @@ Create Date: 2026-12-01
 Index names carry `dash_` so that they never collide with another branch's.
 Every list page is keyset-paginated (never OFFSET) and searched by exact keys, so each search
 column gets an index that ends with the sort key: a page is an index range, never a table scan.
+(Invoice number, confirmation code and outcome are indexed by billing_0001.)
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def upgrade() -> None:
     op.create_index("idx_audit_log_action_key", "audit_log", ["action_key"], unique=True)
     op.create_index("idx_audit_log_payment", "audit_log", ["payment_id", "id"])
     op.create_index("idx_audit_log_invoice", "audit_log", ["invoice_number", "id"])
-    for column in ("invoice_number", "confirmation_code", "last4", "caller"):
+    for column in ("last4", "caller"):
         op.create_index(f"idx_dash_payments_{column}", "payments", [column, "id"])
     op.create_index("idx_dash_payments_method", "payments", ["payment_method", "id"])
     op.create_index("idx_dash_payments_transaction_id", "payments", ["transaction_id"])
+    op.create_index("idx_dash_payments_call_sid", "payments", ["call_sid", "id"])
     op.create_index(
         "idx_dash_ledger_created",
         "connector_transactions",
@@ -63,11 +65,12 @@ def downgrade() -> None:
         ("idx_dash_invoices_status", "invoices"),
         ("idx_dash_invoices_customer", "invoices"),
         ("idx_dash_ledger_created", "connector_transactions"),
+        ("idx_dash_payments_call_sid", "payments"),
         ("idx_dash_payments_transaction_id", "payments"),
         ("idx_dash_payments_method", "payments"),
     ):
         op.drop_index(name, table_name=table)
-    for column in ("invoice_number", "confirmation_code", "last4", "caller"):
+    for column in ("last4", "caller"):
         op.drop_index(f"idx_dash_payments_{column}", table_name="payments")
     op.drop_table("audit_log")
     op.drop_table("operators")
