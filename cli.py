@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from cli_operators import operators_group
 from invoices import DEMO_INVOICES, InvoiceError, parse_csv, parse_invoice
 from storage import InvoiceExists, Store
 
@@ -256,6 +257,7 @@ def refund_command(
 def register_commands(app: Flask) -> None:
     for command in (init_db, ledger, invoices_group, reconcile_command, payments_group):
         app.cli.add_command(command)
+    app.cli.add_command(operators_group)
     try:
         from emulator.commands import check_connector, simulate_call
     except ImportError:  # the emulator is optional in a trimmed deploy

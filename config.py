@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSOR_RETRY_SECONDS": 40.0,
     "INVOICE_HOLD_SECONDS": 600.0,
     "UNKNOWN_HOLD_SECONDS": 1800.0,
+    # The dashboard shows times (and counts "today") in the operators' time zone (IANA name).
+    "OPERATOR_TIMEZONE": "UTC",
     # Flask refuses larger bodies with 413 before a webhook reads its form.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # PostgreSQL connection pool, per process (see README "Pool settings"); the maximum
@@ -220,6 +222,7 @@ def _validate(settings: dict[str, Any], processor_problems: list[str]) -> None:
     ):
         problems.append("PUBLIC_BASE_URL must start with https:// (or http:// for local use)")
     problems += security_problems(settings)
+    problems.extend(_operator_timezone_problems(settings))
     if problems:
         raise ConfigError("PayLine cannot start: " + "; ".join(problems))
 
@@ -332,3 +335,13 @@ def security_problems(settings: dict[str, Any]) -> list[str]:
         if settings.get(password) and settings.get(password) == settings.get(user):
             problems.append(f"{password} must not equal {user}")
     return problems
+def _operator_timezone_problems(settings: dict[str, Any]) -> list[str]:
+    """OPERATOR_TIMEZONE must name a zone this machine knows (tzdata), e.g. America/New_York."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(settings["OPERATOR_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        zone = settings["OPERATOR_TIMEZONE"]
+        return [f"OPERATOR_TIMEZONE must be an IANA time zone name, got {zone!r}"]
+    return []

@@ -6,9 +6,11 @@ from storage import schema
 from storage.ach import AchStatements
 from storage.agent import AgentStatements
 from storage.authorize_net import AuthorizeNetStatements
+from storage.dashboard import DashboardStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
+from storage.operators import OperatorStatements
 from storage.payments import PaymentStatements
 from storage.reconciliation import ReconciliationStatements
 from storage.refunds import RefundStatements
@@ -25,6 +27,8 @@ class Store(
     AchStatements,
     AgentStatements,
     AuthorizeNetStatements,
+    DashboardStatements,
+    OperatorStatements,
 ):
     """Not to be shared between threads: each request (and each side thread) opens its own."""
 
