@@ -109,15 +109,6 @@ def schema_problem(current: set[str]) -> str | None:
     return None
 
 
-@functools.cache
-def _applied(revisions: frozenset[str]) -> frozenset[str]:
-    script = ScriptDirectory.from_config(_config())
-    try:
-        return frozenset(_closure(script, set(revisions)))
-    except Exception:  # a revision this code does not know: not this code's schema
-        return frozenset(revisions)
-
-
 def _current(connection: Any) -> set[str]:
     return set(MigrationContext.configure(connection).get_current_heads())
 
