@@ -862,3 +862,30 @@ def test_a_refund_above_what_is_left_is_refused_as_an_invalid_amount(anet, reque
     charge = ChargeRef("2157047189", Decimal("10.00"), "USD", "card", last4="1111")
 
     assert anet.refund(charge, Decimal("6.00"), "refund-2").error_code == "invalid_amount"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("settledSuccessfully", LookupStatus.CHARGED),
+        ("declined", LookupStatus.REFUSED),
+        ("FDSAuthorizedPendingReview", LookupStatus.UNKNOWN),
+        ("aStatusNobodyDocumented", LookupStatus.UNKNOWN),
+    ],
+)
+def test_a_found_transaction_is_charged_refused_or_undecided_by_its_status(
+    anet, requests_mock, clock, status, expected
+):
+    requests_mock.post(URL, exc=requests.exceptions.ReadTimeout)
+    with pytest.raises(ProcessorUnavailable):
+        anet.charge(request_for(card_charge("tx-30")), "tx-30")
+    invoice = invoice_of(requests_mock)
+    requests_mock.post(
+        URL,
+        [
+            reply(unsettled(listed("2157047800", invoice))),
+            reply(details("2157047800", invoice, status)),
+        ],
+    )
+
+    assert anet.lookup("tx-30").status == expected
