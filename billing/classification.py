@@ -45,6 +45,17 @@ CLASSIFICATION: dict[str, Charge] = {
     ErrorCode.INSUFFICIENT_FUNDS: REFUSED,
     ErrorCode.PROCESSING_ERROR: UNKNOWN,  # the processor did not confirm either way
     ErrorCode.IDEMPOTENCY_MISMATCH: UNKNOWN,  # the key's first use may have charged
+    ErrorCode.EXPIRED_CARD: REFUSED,  # a gateway's decline
+    ErrorCode.INCORRECT_SECURITY_CODE: REFUSED,  # declined on the CVV check
+    ErrorCode.INCORRECT_POSTAL_CODE: REFUSED,  # declined on the AVS (ZIP) check
+    ErrorCode.CARD_NOT_SUPPORTED: REFUSED,  # the merchant does not take this brand
+    ErrorCode.PAYMENT_METHOD_NOT_SUPPORTED: REFUSED,  # e.g. no eCheck on the account
+    ErrorCode.INVALID_BANK_ACCOUNT: REFUSED,  # account or eCheck type refused by the gateway
+    ErrorCode.CONFIGURATION_ERROR: REFUSED,  # credentials or set-up refused before processing
+    ErrorCode.PENDING_REVIEW: UNKNOWN,  # held by the fraud filter: may yet be captured
+    ErrorCode.DUPLICATE_TRANSACTION: UNKNOWN,  # a like charge exists: which one is the lookup's
+    ErrorCode.TOKEN_NOT_FOUND: REFUSED,  # no such stored profile: nothing to charge
+    ErrorCode.TRANSACTION_NOT_SETTLED: REFUSED,  # a refund refused (void it instead)
     # -- Twilio's PayErrorCode 64001–64024 (reference/twilio-pay-facts.md) -------------------
     "64001": UNKNOWN,  # configuration error: when it arises is not documented
     "64002": UNKNOWN,  # service unavailable: Twilio or the provider, at any point
