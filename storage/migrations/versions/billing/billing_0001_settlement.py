@@ -31,7 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("updated_at", sa.Text))
     op.create_index("idx_payments_confirmation_code", "payments", ["confirmation_code"])
     op.create_index("idx_payments_outcome", "payments", ["outcome"])
-    op.create_index("idx_payments_invoice_number", "payments", ["invoice_number"])
+    # payments.invoice_number is indexed by the `indexes` branch (idx_payments_invoice_number).
     with op.batch_alter_table("connector_transactions") as batch:
         batch.add_column(sa.Column("invoice_number", sa.Text))
         batch.add_column(sa.Column("call_sid", sa.Text))
@@ -98,7 +98,7 @@ def downgrade() -> None:
     with op.batch_alter_table("connector_transactions") as batch:
         batch.drop_column("call_sid")
         batch.drop_column("invoice_number")
-    for name in ("invoice_number", "outcome", "confirmation_code"):
+    for name in ("outcome", "confirmation_code"):
         op.drop_index(f"idx_payments_{name}", "payments")
     with op.batch_alter_table("payments") as batch:
         for column in ("updated_at", "channel", "refunded_amount", "review_reason", "outcome"):

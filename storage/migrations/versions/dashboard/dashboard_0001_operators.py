@@ -49,13 +49,8 @@ def upgrade() -> None:
     for column in ("last4", "caller"):
         op.create_index(f"idx_dash_payments_{column}", "payments", [column, "id"])
     op.create_index("idx_dash_payments_method", "payments", ["payment_method", "id"])
-    op.create_index("idx_dash_payments_transaction_id", "payments", ["transaction_id"])
-    op.create_index("idx_dash_payments_call_sid", "payments", ["call_sid", "id"])
-    op.create_index(
-        "idx_dash_ledger_created",
-        "connector_transactions",
-        ["created_at", "transaction_id"],
-    )
+    # payments (call_sid, id), payments.transaction_id and the ledger's (created_at,
+    # transaction_id) are indexed by the `indexes` branch.
     op.create_index("idx_dash_invoices_customer", "invoices", [sa.text("lower(customer)")])
     op.create_index("idx_dash_invoices_status", "invoices", ["status", "number"])
 
@@ -64,9 +59,6 @@ def downgrade() -> None:
     for name, table in (
         ("idx_dash_invoices_status", "invoices"),
         ("idx_dash_invoices_customer", "invoices"),
-        ("idx_dash_ledger_created", "connector_transactions"),
-        ("idx_dash_payments_call_sid", "payments"),
-        ("idx_dash_payments_transaction_id", "payments"),
         ("idx_dash_payments_method", "payments"),
     ):
         op.drop_index(name, table_name=table)
