@@ -6,6 +6,7 @@ The IVR (ivr/flow.py) and agent assist call these and decide nothing about money
 
 from billing.card_on_file import (
     SavedCard,
+    charge_pending,
     charge_saved_card,
     previous_charge,
     saved_card,
@@ -38,6 +39,7 @@ __all__ = [
     "RefundResult",
     "SavedCard",
     "add_note",
+    "charge_pending",
     "charge_saved_card",
     "claim",
     "classify",

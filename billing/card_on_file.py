@@ -56,6 +56,12 @@ def previous_charge(store: Any, call_sid: str, attempt: int) -> Decision | None:
     return repeat_of(store, key)
 
 
+def charge_pending(store: Any, call_sid: str, attempt: int) -> bool:
+    """Whether a copy of this attempt's webhook is waiting for the processor's answer."""
+    existing = store.payment_by_callback_key(token_charge_key(call_sid, attempt))
+    return existing is not None and existing["result"] == PENDING
+
+
 def charge_saved_card(
     store: Any,
     processor: Any,

@@ -195,6 +195,9 @@ class CallFlow:
             previous = billing.previous_charge(self.store, self.call_sid, attempt)
             if previous is not None:  # Twilio retried the webhook: the same answer again
                 return self._after_saved_card(previous, number, attempt)
+            found = self.store.invoice(number) if is_invoice_number(number) else None
+            if found and billing.charge_pending(self.store, self.call_sid, attempt):
+                return self._charge_saved_card(found, attempt, claimed=True)  # same key again
         found = self._invoice_or_goodbye(number, "pay")
         if not isinstance(found, dict):
             return found
@@ -209,9 +212,13 @@ class CallFlow:
             return twiml.goodbye(self.voice, "We did not receive a choice.")
         return self._saved_card_menu(found, attempt=attempt, tries=next_try, intro=False)
 
-    def _charge_saved_card(self, found: dict, attempt: int) -> twiml.VoiceResponse:
+    def _charge_saved_card(
+        self, found: dict, attempt: int, *, claimed: bool = False
+    ) -> twiml.VoiceResponse:
         number = found["number"]
-        if not billing.claim(self.store, number, self.call_sid, self.settings.hold_seconds):
+        if not claimed and not billing.claim(
+            self.store, number, self.call_sid, self.settings.hold_seconds
+        ):
             return twiml.goodbye(self.voice, _in_progress(number))
         assert self.processor is not None
         decision = billing.charge_saved_card(
