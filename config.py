@@ -332,8 +332,8 @@ def security_problems(settings: dict[str, Any]) -> list[str]:
         elif estimated_entropy_bits(text) < bits:
             problems.append(f"{key} is too guessable: use a random value of {length}+ characters")
     token = str(settings.get("TWILIO_AUTH_TOKEN") or "")
-    dev_token = DEVELOPMENT_SECRETS["TWILIO_AUTH_TOKEN"]
-    if token != dev_token and token.strip().casefold() in development:
+    exact = token == DEVELOPMENT_SECRETS["TWILIO_AUTH_TOKEN"]  # reported with the others above
+    if not exact and token.strip().casefold() in development:
         problems.append("TWILIO_AUTH_TOKEN is a development value, refused in production")
     for user, password in (
         ("CONNECTOR_USERNAME", "CONNECTOR_PASSWORD"),

@@ -77,8 +77,12 @@ def _masked(exc: BaseException) -> BaseException:
     text = pci.mask_url(str(exc))
     if text == str(exc):
         return exc
-    masked_type = type(type(exc).__name__, (type(exc),), {"__str__": lambda self: text})
-    masked = masked_type.__new__(masked_type)
+
+    class Masked(type(exc)):  # type: ignore[misc]  # isinstance checks still see gunicorn's class
+        def __str__(self) -> str:
+            return text
+
+    masked = Masked.__new__(Masked)
     masked.__dict__.update(exc.__dict__)
     masked.args = (text,)
     return masked

@@ -5,9 +5,9 @@
 - HTTP Basic on /connector and /admin, compared in constant time, with failed attempts
   throttled per surface and client address (counters in the database, so that every worker
   and instance agrees): after LOGIN_FAILURE_LIMIT wrong attempts in LOGIN_FAILURE_WINDOW_SECONDS
-  a wrong attempt gets 429. Correct credentials are never throttled, so Twilio's retries and
-  an operator behind the same address as an attacker are never slowed; guessing is hopeless
-  anyway because production refuses weak secrets (config.py).
+  a wrong attempt's 401 becomes a 429. Correct credentials are never throttled, so Twilio's
+  retries and an operator behind the same address as an attacker are never slowed; guessing is
+  hopeless anyway because production refuses weak secrets (config.py).
 - A body over MAX_CONTENT_LENGTH gets 413 on every surface, whether or not a view reads it.
 - Security headers on every answer (CSP, frame-ancestors, nosniff, Referrer-Policy, no-store).
 """
@@ -87,18 +87,32 @@ def basic_auth_matches(username: str | None, password: str | None) -> bool:
         return False
     user_ok = hmac.compare_digest((auth.username or "").encode(), username.encode())
     password_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
-    if user_ok and password_ok:
-        return True
-    _throttle_failure()
-    return False
+    return user_ok and password_ok
 
 
 def _surface() -> str:
     return request.path.strip("/").split("/", 1)[0] or "root"
 
 
-def _throttle_failure() -> None:
-    """Count a wrong password from this address; refuse (429) once it has had its burst."""
+def _presented_credentials() -> bool:
+    try:
+        return request.authorization is not None
+    except ValueError:  # undecodable: still an attempt
+        return True
+
+
+def throttle_failed_logins(response: Response) -> Response:
+    """A 401 to a request that presented credentials counts as a failed login of its address;
+    past the burst, the 401 becomes a 429 with Retry-After.
+
+    Judged on the answer, after the surface decided (whatever decided it: the configured
+    credentials, operator accounts), so that correct credentials are never throttled and no
+    surface has to call anything.
+    """
+    if response.status_code != 401 or _surface() not in THROTTLED_SURFACES:
+        return response
+    if not _presented_credentials():
+        return response  # a browser's first request, before the login prompt
     from storage.throttle import LoginThrottleStore
 
     config = current_app.config
@@ -111,14 +125,18 @@ def _throttle_failure() -> None:
         if not blocked:
             throttle.note_login_failure(scope, client, window)
     except Exception:  # the throttle must never lock the right credentials out
-        log.exception("login throttle unavailable; the attempt is refused without counting")
-        return
-    if blocked:
-        log.warning("throttled failed logins on /%s from %s", scope, client)
-        raise TooManyRequests(
-            "too many failed logins from this address; try again later",
-            retry_after=int(window),
+        log.exception("login throttle unavailable; the failed attempt was not counted")
+        return response
+    if not blocked:
+        return response
+    log.warning("throttled failed logins on /%s from %s", scope, client)
+    from blueprints.errors import error_response
+
+    return error_response(
+        TooManyRequests(
+            "too many failed logins from this address; try again later", retry_after=int(window)
         )
+    )
 
 
 # -- every answer ----------------------------------------------------------------------------
@@ -162,4 +180,5 @@ def register_security(app: Flask) -> None:
     """Install the app-wide hooks (one line in create_app)."""
     app.before_request(refuse_large_bodies)
     app.after_request(security_headers)
+    app.after_request(throttle_failed_logins)  # runs first: its 429 gets the headers too
     app.jinja_env.globals["csp_nonce"] = csp_nonce

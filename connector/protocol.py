@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import money
 import pci
@@ -195,7 +195,7 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _valid_transaction_id(value: Any) -> bool:
+def _valid_transaction_id(value: Any) -> TypeGuard[str]:
     return (
         isinstance(value, str)
         and 1 <= len(value) <= 255

@@ -105,11 +105,11 @@ def _known_shape(name: str, value: str) -> str | None:
         return pci.mask_text(value)
     if name in _MASKED_INSTRUMENTS:
         mask, keep = _MASKED_INSTRUMENTS[name]
-        digits = [i for i, c in enumerate(pci.normalize_digits(value)) if c.isdigit()]
-        text = list(pci.normalize_digits(value))
-        for i in digits[:-keep] if len(digits) > keep else []:
-            text[i] = mask
-        return "".join(text)
+        chars = list(pci.normalize_digits(value))
+        places = [i for i, c in enumerate(chars) if c.isdigit()]
+        for i in places[:-keep] if len(places) > keep else []:
+            chars[i] = mask
+        return "".join(chars)
     return None
 
 

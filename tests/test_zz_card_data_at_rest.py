@@ -22,7 +22,23 @@ LABELLED_CVV = re.compile(rb"(?i)(cvv|cvc|securitycode)\W{0,6}(7391|739)\b")
 def raw_leaks(data: bytes) -> list[str]:
     found = [n for n in PANS + ACCOUNTS if n.encode() in data]
     found += [m.group(0).decode(errors="replace") for m in LABELLED_CVV.finditer(data)]
+    found += [f"{n} (written differently)" for n in written_differently(data) if n not in found]
     return found
+
+
+_SEPARATORS = re.compile(r"[^\w]|_")
+
+
+def written_differently(data: bytes) -> list[str]:
+    """The test cards in any script's digits or with separators between their digits (not
+    letters: a masked `xxxx1111` must not join its neighbours into a false find)."""
+    import pci
+
+    text = data.decode("utf-8", errors="replace")
+    if text.isascii() and not any(n[:4] in text for n in PANS):
+        return []
+    flat = _SEPARATORS.sub("", pci.normalize_digits(text))
+    return [n for n in PANS if n in flat]
 
 
 def cvv_cells(database: Path) -> list[str]:
@@ -41,6 +57,9 @@ def cvv_cells(database: Path) -> list[str]:
 def test_the_scanner_finds_what_it_looks_for():
     assert raw_leaks(b'x {"cvv": "739"} 4111111111111111') == ["4111111111111111", 'cvv": "739']
     assert raw_leaks(b"xxxxxxxxxxxx1111 18:22:23,739") == []
+    assert raw_leaks(b"xxxxxxxxxxxx1111 xxxxxxxxxxxx1111 4 1111") == []
+    assert raw_leaks(b"card 4111_1111-1111 1111") == ["4111111111111111 (written differently)"]
+    assert raw_leaks("٤١١١١١١١١١١١١١١١".encode()) == ["4111111111111111 (written differently)"]
 
 
 def test_no_card_number_cvv_or_account_number_in_any_database_or_log(tmp_path_factory):
