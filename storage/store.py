@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from storage import schema
 from storage.agent import AgentStatements
+from storage.ach import AchStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
 from storage.payments import PaymentStatements
+from storage.reconciliation import ReconciliationStatements
+from storage.refunds import RefundStatements
 from storage.sandbox import SandboxStatements
 
 
 class Store(
-    LedgerStatements, PaymentStatements, InvoiceStatements, SandboxStatements, AgentStatements
+    LedgerStatements,
+    PaymentStatements,
+    InvoiceStatements,
+    SandboxStatements,
+    ReconciliationStatements,
+    RefundStatements,
+    AchStatements,
+    AgentStatements,
 ):
     """Not to be shared between threads: each request (and each side thread) opens its own."""
 

@@ -105,8 +105,20 @@ def test_a_payment_that_needs_a_refund_is_flagged_on_the_dashboard(
     dashboard, twilio_post_for_admin
 ):
     app, paid = dashboard
-    late = {**paid["result"], "CallSid": "CA" + "8" * 32, "PaymentConfirmationCode": "ch_late"}
-    from tests.conftest import PUBLIC_BASE_URL, signature
+    from tests.conftest import PUBLIC_BASE_URL, basic_auth, card_charge, signature
+
+    # A second caller's charge, booked by the connector, for the invoice already paid.
+    late_call = "CA" + "8" * 32
+    body = card_charge(
+        "tx-late", "42.50", parameters={"invoice_number": "1001", "call_sid": late_call}
+    )
+    charged = app.test_client().post("/connector", json=body, headers=basic_auth()).get_json()
+    late = {
+        **paid["result"],
+        "CallSid": late_call,
+        "PaymentConfirmationCode": charged["charge_id"],
+        "PayConnector_transaction_id": "tx-late",
+    }
 
     url = paid["payments"][0]["action_url"]
     path = url.removeprefix(PUBLIC_BASE_URL)
