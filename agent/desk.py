@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+import billing
 from agent import messages
 from agent.api import ApiRefused, ApiUnanswered, PaymentsApi
 from agent.fields import (
@@ -28,11 +29,22 @@ from agent.fields import (
     parse_options,
     required_fields,
 )
-from agent.settle import AgentResult, settle_result
+from agent.settle import CANCELLED, AgentResult, settle_result
 
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("active", "completing")
+FINAL_STATE = {
+    "settled": "completed",
+    "refund_due": "completed",
+    "refunded": "completed",
+    "saved": "completed",
+    "unknown": "unknown",
+    "needs_review": "review",
+    "refused": "failed",
+    "abandoned": "failed",
+}
+"""The session's state after billing's outcome of its result."""
 VALUE_COLUMNS = (
     "card_number",
     "card_type",
@@ -63,6 +75,8 @@ class DeskSettings:
     unknown_hold_seconds: float = 1800.0
     timeout_seconds: int | None = None
     """Twilio's per-digit Timeout for the caller (default 5)."""
+    ledger_reconciliation: bool = True
+    """PayLine is the installed connector: billing checks each result against its ledger."""
 
 
 @dataclass
@@ -88,7 +102,8 @@ class Answer:
 class DeskStore(Protocol):
     def invoice(self, number: str) -> dict[str, Any] | None: ...
     def claim_invoice(self, number: str, call_sid: str, hold_seconds: float) -> bool: ...
-    def release_invoice(self, number: str, call_sid: str) -> None: ...
+    def charge_booked_unreported(self, number: str) -> bool: ...
+    def release_invoice(self, number: str, call_sid: str) -> Any: ...
     def add_agent_operation(self, **kwargs: Any) -> int: ...
     def agent_operation(self, operation_id: int) -> dict[str, Any] | None: ...
     def count_agent_try(self, operation_id: int) -> None: ...
@@ -138,11 +153,15 @@ class AgentDesk:
         except InvalidOptions as error:
             return Answer(False, str(error), 400)
         if options.purpose == "pay":
-            if invoice["status"] == "paid":
+            payable = billing.payability(self.store, invoice, call_sid)
+            if payable is billing.Payability.PAID:
                 return Answer(False, f"Invoice {number} is already paid.", 409)
             if options.ach and invoice["currency"] != "USD":
                 return Answer(False, "A bank (ACH) payment moves US dollars only.", 400)
-            if not self.store.claim_invoice(number, call_sid, self.settings.hold_seconds):
+            claimed = payable is billing.Payability.PAYABLE and billing.claim(
+                self.store, number, call_sid, self.settings.hold_seconds
+            )
+            if not claimed:
                 return Answer(
                     False,
                     f"Invoice {number} is being paid on another call, or a payment of it is "
@@ -373,12 +392,15 @@ class AgentDesk:
         """An agent still at work keeps the invoice held against other callers."""
         options = json.loads(session["options"])
         if options.get("purpose") == "pay" and session["invoice_number"]:
-            self.store.claim_invoice(
-                session["invoice_number"], session["call_sid"], self.settings.hold_seconds
+            billing.claim(
+                self.store,
+                session["invoice_number"],
+                session["call_sid"],
+                self.settings.hold_seconds,
             )
 
     def _cancel_record(self, session: dict[str, Any]) -> dict[str, Any]:
-        return {"Result": "cancelled", "Sid": session["payment_sid"]}
+        return {"Result": CANCELLED, "Sid": session["payment_sid"]}
 
     # -- status callbacks ----------------------------------------------------------------------
 
@@ -397,10 +419,8 @@ class AgentDesk:
             return None
         if session["state"] == "cancelled":
             return None
-        outcome = settle_result(self.store, session, dict(form), self.settings)  # type: ignore[arg-type]
-        state = "completed" if form.get("Result") == "success" else "failed"
-        if outcome.unknown:
-            state = "unknown"
+        outcome = settle_result(self.store, session, dict(form), self.settings)
+        state = FINAL_STATE.get(outcome.outcome or "", "failed")
         self.store.move_agent_session(payment_sid, OPEN_STATES, state)
         self.store.update_agent_session(
             payment_sid,

@@ -49,6 +49,7 @@ RESULTS: dict[str, str] = {
     "caller-interrupted-with-star": "The caller pressed * to stop. Nothing has been charged.",
     "validation-error": "Some details were not accepted. Nothing has been charged.",
     "cancelled": "Session cancelled. Nothing has been charged; you may start a new one.",
+    "agent-cancelled": "Session cancelled. Nothing has been charged; you may start a new one.",
 }
 
 CONNECTOR_ERRORS: dict[str, str] = {
@@ -63,6 +64,11 @@ CONNECTOR_ERRORS: dict[str, str] = {
     "invalid_routing_number": "The routing number was refused. Nothing has been charged.",
     "invalid_account_number": "The account number was refused. Nothing has been charged.",
 }
+
+NEEDS_REVIEW = (
+    "The result does not match PayLine's books, so it is recorded for an operator to review. "
+    "Do not take the payment again; tell the caller we will confirm it."
+)
 
 UNKNOWN_OUTCOME = (
     "We could not confirm whether the payment went through. Do not take the payment again: "

@@ -1,9 +1,9 @@
-"""A session's result, recorded and settled as a <Pay> result is: once, with the invoice held
-when the outcome is unknown.
+"""A session's result, recorded and settled through the settlement core (billing/), exactly as
+a <Pay> result is: once, checked against the connector's ledger, the invoice paid, released
+after a refusal, held after an unknown outcome, flagged for review when the books disagree.
 
-Interim: until the settlement core (billing/) lands this follows the IVR's rules through the
-same store calls the IVR makes (settle_invoice, hold_invoice_unknown, release_invoice); the
-classification of an unknown outcome is the IVR's own (ivr.speech.outcome_unknown).
+This module only builds the attempt's record (the same payments columns as a <Pay> action's)
+and puts the decision in the agent's words; every money decision is billing's.
 """
 
 from __future__ import annotations
@@ -13,23 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import billing
 from agent import messages
 from agent.fields import masked, plain
+from billing import Outcome
 from connector.redact import mask_long_numbers, mask_value
-from ivr.speech import outcome_unknown
 
-
-class SettleStore(Protocol):
-    def settle_invoice(self, number: str, record: dict[str, Any]) -> str: ...
-    def save_card_on_file(self, number: str, record: dict[str, Any]) -> None: ...
-    def record_pay_result(self, record: dict[str, Any]) -> int | None: ...
-    def hold_invoice_unknown(self, number: str, call_sid: str, hold_seconds: float) -> None: ...
-    def release_invoice(self, number: str, call_sid: str) -> None: ...
-    def payments_for_call(self, call_sid: str) -> list[dict[str, Any]]: ...
+CANCELLED = "agent-cancelled"
+"""The Result PayLine records for a session the agent cancelled: nothing went to the connector
+(billing classifies it as refused before any charge)."""
 
 
 class HoldSettings(Protocol):
-    unknown_hold_seconds: float
+    @property
+    def unknown_hold_seconds(self) -> float: ...
+    @property
+    def ledger_reconciliation(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class AgentResult:
     result: str
     unknown: bool
     message: str
+    outcome: str | None = None
     confirmation_code: str | None = None
     payment_token: str | None = None
     connector_error: str | None = None
@@ -80,61 +80,55 @@ def payment_record(session: Mapping[str, Any], form: Mapping[str, str]) -> dict[
 
 
 def settle_result(
-    store: SettleStore,
+    store: Any,
     session: Mapping[str, Any],
     form: Mapping[str, str],
     settings: HoldSettings,
 ) -> AgentResult:
-    """Record the result once; settle the invoice, keep the card, or hold or release it."""
+    """Record and settle the result through billing; what the agent is told of it."""
     record = payment_record(session, form)
-    result = record["result"]
     options = json.loads(session["options"])
-    number = session["invoice_number"]
-    saving = options.get("purpose") == "save"
-    details = {
-        "confirmation_code": record["confirmation_code"],
-        "payment_token": record["payment_token"],
-        "connector_error": record["connector_error"],
-        "payment_error": record["payment_error"],
-        "pay_error_code": record["pay_error_code"],
-    }
-    if result == "success":
-        if saving:
-            store.save_card_on_file(number, record)
-            message = "Card saved on file" + (
-                f" (ending {record['last4']})." if record["last4"] else "."
-            )
-        else:
-            settled = store.settle_invoice(number, record)
-            message = f"Payment taken. Confirmation code: {record['confirmation_code']}."
-            if settled == "duplicate":
-                message = (
-                    "Payment taken, but the invoice had already been paid: a refund is due. "
-                    f"Confirmation code: {record['confirmation_code']}."
-                )
-        return AgentResult(result, False, message, payment_id=_payment_id(store, record), **details)
-    store.record_pay_result(record)
-    unknown = result != "cancelled" and outcome_unknown(
-        result, record["connector_error"], record["pay_error_code"]
+    purpose = "save" if options.get("purpose") == "save" else "pay"
+    decision = billing.settle_attempt(
+        store,
+        billing.Attempt(record, purpose=purpose, channel="agent"),
+        billing.BillingSettings(
+            ledger_reconciliation=settings.ledger_reconciliation,
+            unknown_hold_seconds=settings.unknown_hold_seconds,
+        ),
     )
-    if not saving and number:
-        if unknown:
-            store.hold_invoice_unknown(number, session["call_sid"], settings.unknown_hold_seconds)
-        else:
-            store.release_invoice(number, session["call_sid"])
-    if unknown:
+    outcome = decision.outcome
+    code = decision.confirmation or record["confirmation_code"]
+    if outcome in (Outcome.SETTLED, Outcome.REFUNDED):
+        message = f"Payment taken. Confirmation code: {code}."
+    elif outcome is Outcome.REFUND_DUE:
+        message = (
+            "Payment taken, but the invoice had already been paid: a refund is due. "
+            f"Confirmation code: {code}."
+        )
+    elif outcome is Outcome.SAVED:
+        message = "Card saved on file" + (
+            f" (ending {record['last4']})." if record["last4"] else "."
+        )
+    elif outcome is Outcome.NEEDS_REVIEW:
+        message = messages.NEEDS_REVIEW
+    elif outcome is Outcome.UNKNOWN:
         message = messages.UNKNOWN_OUTCOME
     elif record["connector_error"] in messages.CONNECTOR_ERRORS:
         message = messages.CONNECTOR_ERRORS[record["connector_error"]]
     else:
         message = messages.RESULTS.get(
-            result, "The payment did not go through. Nothing has been charged."
+            record["result"], "The payment did not go through. Nothing has been charged."
         )
-    return AgentResult(result, unknown, message, payment_id=_payment_id(store, record), **details)
-
-
-def _payment_id(store: SettleStore, record: dict[str, Any]) -> int | None:
-    for row in store.payments_for_call(record["call_sid"]):
-        if row["callback_key"] == record["callback_key"]:
-            return int(row["id"])
-    return None
+    return AgentResult(
+        result=record["result"],
+        unknown=decision.may_have_charged and not decision.charged,
+        message=message,
+        outcome=str(outcome),
+        confirmation_code=code,
+        payment_token=record["payment_token"],
+        connector_error=record["connector_error"],
+        payment_error=record["payment_error"],
+        pay_error_code=record["pay_error_code"],
+        payment_id=decision.payment_id,
+    )

@@ -30,6 +30,7 @@ CLASSIFICATION: dict[str, Charge] = {
     "validation-error": REFUSED,  # Twilio refused the details before the connector
     "payment-connector-error": UNKNOWN,  # decided by its ConnectorError / PayErrorCode
     "internal-error": UNKNOWN,  # Twilio's own failure, at any point
+    "agent-cancelled": REFUSED,  # agent assist: Status=cancel, nothing went to the connector
     # -- the connector's error_code vocabulary (connector.protocol.ErrorCode) ----------------
     ErrorCode.INVALID_REQUEST: REFUSED,
     ErrorCode.INVALID_CARD_NUMBER: REFUSED,

@@ -142,6 +142,7 @@ def desk() -> AgentDesk:
         hold_seconds=config["INVOICE_HOLD_SECONDS"],
         unknown_hold_seconds=config["UNKNOWN_HOLD_SECONDS"],
         timeout_seconds=config.get("AGENT_CAPTURE_TIMEOUT_SECONDS"),
+        ledger_reconciliation=config.get("LEDGER_RECONCILIATION", True),
     )
     return AgentDesk(store(), api, settings)
 

@@ -364,9 +364,8 @@ def simulate_agent_payment(
                 "TWILIO_API_BASE_URL=http://127.0.0.1:PORT: the stand-in listens there"
             )
         host, port = parts.hostname or host, parts.port or 80
-    transport: Transport = (
-        HttpTransport(url) if url else WsgiTransport(current_app._get_current_object())
-    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    transport: Transport = HttpTransport(url) if url else WsgiTransport(app)
     base = transport.base_url
     installed = config.get("PAY_CONNECTOR") or "Default"
     connector = ConnectorEndpoint(
@@ -411,12 +410,14 @@ def simulate_agent_payment(
         call_sid = api.add_call(caller)
         report(f"call {call_sid} in progress; the Payments API stand-in is at {server.url}")
         if serve:
-            click.echo(f"open {url.rstrip('/')}/agent/?call_sid={call_sid} (Ctrl-C to stop)")
+            click.echo(
+                f"open {(url or '').rstrip('/')}/agent/?call_sid={call_sid} (Ctrl-C to stop)"
+            )
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:
                 return
-        agent = ConsoleAgent(transport, username, password)
+        agent = ConsoleAgent(transport, username or "", password or "")
         try:
             run = take_payment(
                 agent,

@@ -98,7 +98,7 @@ class AgentCaller:
     hangup_at: str | None = None
 
     @classmethod
-    def keying(cls, hangup_at: str | None = None, **values: str | list[str]) -> AgentCaller:
+    def keying(cls, hangup_at: str | None = None, **values: str | list[str] | None) -> AgentCaller:
         """``keying(card=…, expiry=["1399", "1230"], cvv=…, postal_code=…, routing_number=…,
         bank_account=…)``."""
         names = {
@@ -140,7 +140,7 @@ class AgentCaller:
 
     def secrets(self) -> list[str]:
         """Values never to be shown unmasked (card and account numbers, security codes)."""
-        found = []
+        found: list[str] = []
         for name in ("payment-card-number", "bank-account-number", "security-code"):
             found.extend(v for v in self.entries.get(name, []) if v)
         return found

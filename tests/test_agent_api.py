@@ -421,7 +421,36 @@ def test_status_callbacks_are_recorded_masked_and_shown_live(client, twilio, sto
     assert "4111111111111111" not in rows and "123" not in rows.replace(PK, "")
 
 
-def test_a_successful_result_settles_the_invoice_once(client, twilio, store):
+def test_a_success_the_connectors_ledger_does_not_hold_is_flagged_for_review(client, twilio, store):
+    twilio.post(CREATE, json=instance(), status_code=201)
+    twilio.post(UPDATE, json=instance())
+    start(client)
+    act(client, "complete")
+
+    callback(client, {"Result": "success", "PaymentConfirmationCode": "ch_nowhere"})
+
+    assert store.invoice("1001")["status"] == "open"
+    [payment] = store.payments_for_call(CALL)
+    assert payment["outcome"] == "needs_review" and payment["channel"] == "agent"
+    view = client.get(f"/agent/api/sessions/{PK}", headers=AGENT).get_json()
+    assert view["state"] == "review" and "review" in view["message"]
+
+
+def test_a_successful_result_settles_the_invoice_once(tmp_path, twilio):
+    app = create_app(
+        settings(
+            tmp_path,
+            TWILIO_ACCOUNT_SID=ACCOUNT,
+            AGENT_USERNAME="alice",
+            AGENT_PASSWORD="agent-secret",
+            LEDGER_RECONCILIATION="false",  # card data goes to another connector
+        )
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    assert runner.invoke(args=["invoices", "add", "1001", "42.50"]).exit_code == 0
+    client = app.test_client()
+    store = app.extensions["payline"].open_store()
     twilio.post(CREATE, json=instance(), status_code=201)
     twilio.post(UPDATE, json=instance())
     start(client)
@@ -441,8 +470,10 @@ def test_a_successful_result_settles_the_invoice_once(client, twilio, store):
     assert invoice["status"] == "paid" and invoice["confirmation"] == "ch_123"
     [payment] = store.payments_for_call(CALL)
     assert payment["callback_key"] == f"agent:{PK}" and payment["last4"] == "1111"
+    assert payment["outcome"] == "settled" and payment["channel"] == "agent"
     view = client.get(f"/agent/api/sessions/{PK}", headers=AGENT).get_json()
     assert view["state"] == "completed" and view["confirmation_code"] == "ch_123"
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -486,7 +517,7 @@ def test_cancel_ends_the_session_and_frees_the_invoice(client, twilio, store):
     assert not store.invoice("1001")["hold_active"]
     assert act(client, "capture", {"capture": "payment-card-number"}).status_code == 409
     [payment] = store.payments_for_call(CALL)
-    assert payment["result"] == "cancelled"
+    assert payment["result"] == "agent-cancelled" and payment["outcome"] == "refused"
 
 
 def test_a_callback_for_a_session_whose_start_went_unanswered_adopts_it(client, twilio, store):

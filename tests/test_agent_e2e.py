@@ -182,7 +182,7 @@ def test_agent_cancels_then_starts_again_on_the_same_call(server, api, agent):
         row["result"]
         for row in db.query("select result from payments where invoice_number = '3004' order by id")
     ]
-    assert results == ["cancelled", "success"]
+    assert results == ["agent-cancelled", "success"]
 
 
 def test_agent_hits_a_decline_and_the_invoice_stays_payable(server, api, agent):

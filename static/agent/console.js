@@ -5,7 +5,7 @@
 
 const HEADERS = { "Content-Type": "application/json", "X-PayLine-Console": "1" };
 const POLL_MS = 700;
-const FINAL = ["completed", "failed", "cancelled", "unknown"];
+const FINAL = ["completed", "failed", "cancelled", "unknown", "review"];
 
 async function post(url, body) {
   const response = await fetch(url, {
