@@ -105,7 +105,9 @@ def release_invoice(number: str) -> None:
     with opened_store() as store:
         if store.invoice(number) is None:
             raise click.ClickException(f"no invoice {number}")
-        released = store.clear_invoice_hold(number)
+        from billing import release_hold
+
+        released = release_hold(store, number, operator="cli")
     click.echo(f"invoice {number}: " + ("hold lifted" if released else "was not held"))
 
 
@@ -156,8 +158,99 @@ def _iso(epoch: float | None) -> str | None:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
 
 
+# -- billing (issue 8): reconcile unknown outcomes, refund ---------------------------------------
+
+
+def _billing_settings():
+    import billing
+
+    config = current_app.config
+    return billing.BillingSettings(
+        ledger_reconciliation=config["LEDGER_RECONCILIATION"],
+        unknown_hold_seconds=config["UNKNOWN_HOLD_SECONDS"],
+    )
+
+
+@click.command("reconcile")
+@with_appcontext
+@click.option("--payment", "payment_id", type=int, help="Only this payment attempt.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+def reconcile_command(payment_id: int | None, as_json: bool) -> None:
+    """Ask the processor about every unknown and needs-review attempt; settle or release it."""
+    import billing
+
+    with opened_store() as store:
+        processor = current_app.extensions["payline"].processor(store)
+        results = billing.reconcile(
+            store, processor, payment_id=payment_id, settings=_billing_settings()
+        )
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+        return
+    done = [r for r in results if r.resolved]
+    left = [r for r in results if not r.resolved]
+    for r in done:
+        click.echo(f"payment {r.payment_id} (invoice {r.invoice_number}): {r.message}")
+    if left:
+        click.echo(f"{len(left)} still need a person:")
+        for r in left:
+            click.echo(
+                f"  payment {r.payment_id} (invoice {r.invoice_number}, {r.outcome}): {r.message}"
+            )
+    if not results:
+        click.echo("nothing to reconcile")
+
+
+payments_group = AppGroup("payments", help="Payment attempts: refunds.")
+
+
+@payments_group.command("refund")
+@click.argument("payment_id", type=int)
+@click.option("--amount", help="Part of the charge (default: everything left of it).")
+@click.option("--reason", default="", help="Why, for the record.")
+@click.option("--operator", default="cli", show_default=True)
+@click.option("--key", help="Idempotency key; by default the same command reuses the same key.")
+@click.option("--json", "as_json", is_flag=True)
+def refund_command(
+    payment_id: int,
+    amount: str | None,
+    reason: str,
+    operator: str,
+    key: str | None,
+    as_json: bool,
+) -> None:
+    """Refund a payment's charge through the processor, once (a repeat refunds nothing more)."""
+    from decimal import Decimal, InvalidOperation
+
+    import billing
+
+    try:
+        value = Decimal(amount) if amount is not None else None
+    except InvalidOperation:
+        raise click.ClickException(f"--amount {amount!r} is not an amount") from None
+    if value is not None and (not value.is_finite() or value <= 0):
+        raise click.ClickException("--amount must be greater than 0")
+    with opened_store() as store:
+        processor = current_app.extensions["payline"].processor(store)
+        result = billing.refund_payment(
+            store,
+            processor,
+            payment_id,
+            amount=value,
+            reason=reason,
+            operator=operator,
+            idempotency_key=key or billing.default_refund_key(payment_id, value),
+        )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(f"payment {payment_id}: {result.message}")
+    if result.status not in ("done",):
+        raise SystemExit(1)
+
+
 def register_commands(app: Flask) -> None:
-    for command in (init_db, ledger, invoices_group):
+    for command in (init_db, ledger, invoices_group, reconcile_command, payments_group):
         app.cli.add_command(command)
     app.cli.add_command(operators_group)
     try:

@@ -73,6 +73,30 @@ _FLOATS = (
 _INTS = ("PROXY_FIX_HOPS", "MAX_CONTENT_LENGTH")
 
 
+# -- billing (issue 8): whose ledger the callbacks are checked against; ACH by phone (TEL) ----
+DEFAULTS.update(
+    {
+        # true: Twilio sends card data to PayLine's own /connector, so every <Pay> callback is
+        # checked against its ledger; false: another (e.g. branded) connector is installed.
+        "LEDGER_RECONCILIATION": "true",
+        # Read in the ACH authorisation statement; unset: the number the caller dialled.
+        "BUSINESS_PHONE": None,
+        "ACH_AUTHORIZATION_TEMPLATE": None,  # None: billing.ach.DEFAULT_STATEMENT
+        "ACH_AUTHORIZATION_VERSION": None,  # None: billing.ach.DEFAULT_VERSION
+    }
+)
+_FLAGS = ("LEDGER_RECONCILIATION",)
+
+
+def _flag(key: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
+
+
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable PayLine; the message says what to set."""
 
@@ -89,6 +113,8 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
         settings[key] = _number(key, settings[key], float)
     for key in _INTS:
         settings[key] = _number(key, settings[key], int)
+    for key in _FLAGS:
+        settings[key] = _flag(key, settings[key])
     settings["PUBLIC_BASE_URL"] = (settings["PUBLIC_BASE_URL"] or "").rstrip("/") or None
     _fill_development_secrets(settings)
     _validate(settings)

@@ -49,8 +49,20 @@ def flow() -> CallFlow:
         voice=voice(),
         hold_seconds=config["INVOICE_HOLD_SECONDS"],
         unknown_hold_seconds=config["UNKNOWN_HOLD_SECONDS"],
+        ledger_reconciliation=config["LEDGER_RECONCILIATION"],
+        business_phone=config["BUSINESS_PHONE"],
+        ach_template=config["ACH_AUTHORIZATION_TEMPLATE"],
+        ach_version=config["ACH_AUTHORIZATION_VERSION"],
     )
-    return CallFlow(settings, store(), link, call_sid=request.form.get("CallSid", ""))
+    return CallFlow(
+        settings,
+        store(),
+        link,
+        call_sid=request.form.get("CallSid", ""),
+        processor=lambda: current_app.extensions["payline"].processor(store()),
+        caller=request.form.get("From"),
+        called=request.form.get("To"),
+    )
 
 
 def digits() -> str:
@@ -90,6 +102,24 @@ def invoice() -> Response:
 def method() -> Response:
     number = request.args.get("invoice", "")
     return render(flow().method_choice(number, digits(), query_int("attempt"), query_int("tries")))
+
+
+@bp.post("/saved-card")
+@twilio_signed
+def saved_card() -> Response:
+    """1: pay with the card on file (charged by the processor, once per attempt)."""
+    number = request.args.get("invoice", "")
+    return render(
+        flow().saved_card_choice(number, digits(), query_int("attempt"), query_int("tries"))
+    )
+
+
+@bp.post("/ach/authorize")
+@twilio_signed
+def ach_authorize() -> Response:
+    """The caller's answer to the ACH authorisation statement (1 agrees)."""
+    number = request.args.get("invoice", "")
+    return render(flow().ach_choice(number, digits(), query_int("attempt")))
 
 
 @bp.post("/pay/complete")

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 class ConnectorStore(LedgerStore, Protocol):
     def note_processor_call(self, transaction_id: str) -> None: ...
 
+    def note_transaction_subject(
+        self, transaction_id: str, invoice_number: str | None, call_sid: str | None
+    ) -> None: ...
+
 
 @dataclass
 class ConnectorService:
@@ -84,6 +88,11 @@ class ConnectorService:
             response = ConnectorResponse.error(envelope.method, refusal.code, refusal.message)
             return Outcome(response, summary={"error_code": str(refusal.code)})
         summary = _summary(request)
+        # Before the processor is asked, so that billing can match a charge in flight too.
+        subject = mask_value({k: request.parameters.get(k) for k in ("invoice_number", "call_sid")})
+        self.store.note_transaction_subject(
+            request.transaction_id, subject["invoice_number"], subject["call_sid"]
+        )
         try:
             result = self._ask_processor(request)
         except ProcessorUnavailable:

@@ -1,6 +1,8 @@
 """The pay-by-phone call flow: which TwiML answers each step, and what each step records.
 
-menu → invoice number → balance and method → <Pay> → outcome (→ retry menu). State travels in
+menu → invoice number → (card on file?) → balance and method → (ACH authorisation) → <Pay> →
+outcome (→ retry menu). Every money decision is billing's: this module asks it whether an
+invoice may be paid, hands it each attempt, and words what it decided. State travels in
 the signed callback URLs that `link` builds (invoice, purpose, attempt, tries), so that any
 worker can serve any step; the only shared state is the database. Free of Flask: the voice
 blueprint parses the request and renders what this returns.
@@ -8,12 +10,16 @@ blueprint parses the request and renders what this returns.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
+import billing
+from billing import Outcome, Payability
+from billing import ach as ach_rules
 from invoices import is_invoice_number
 from ivr import speech, twiml
 
@@ -37,26 +43,33 @@ class FlowSettings:
     """How long one caller's <Pay> holds an invoice against a second caller."""
     unknown_hold_seconds: float = 1800.0
     """How long an invoice stays held when a payment's outcome is unknown (reconcile first)."""
+    ledger_reconciliation: bool = True
+    """PayLine is the installed connector: billing checks callbacks against its ledger."""
+    business_phone: str | None = None
+    """Read in the ACH authorisation; None: the number the caller dialled."""
+    ach_template: str | None = None
+    ach_version: str | None = None
 
-
-class FlowStore(Protocol):
-    def invoice(self, number: str) -> dict[str, Any] | None: ...
-    def claim_invoice(self, number: str, call_sid: str, hold_seconds: float) -> bool: ...
-    def hold_invoice_unknown(self, number: str, call_sid: str, hold_seconds: float) -> None: ...
-    def release_invoice(self, number: str, call_sid: str) -> None: ...
-    def settle_invoice(self, number: str, record: dict[str, Any]) -> str: ...
-    def save_card_on_file(self, number: str, record: dict[str, Any]) -> None: ...
-    def record_pay_result(self, record: dict[str, Any]) -> bool: ...
+    @property
+    def billing(self) -> billing.BillingSettings:
+        return billing.BillingSettings(
+            ledger_reconciliation=self.ledger_reconciliation,
+            unknown_hold_seconds=self.unknown_hold_seconds,
+        )
 
 
 class CallFlow:
     def __init__(
         self,
         settings: FlowSettings,
-        store: FlowStore,
+        store: Any,
         link: Link,
         call_sid: str,
         clock: Callable[[], float] = time.time,
+        *,
+        processor: Callable[[], Any] | None = None,
+        caller: str | None = None,
+        called: str | None = None,
     ):
         self.settings = settings
         self.voice = settings.voice
@@ -64,6 +77,9 @@ class CallFlow:
         self.link = link
         self.call_sid = call_sid
         self.clock = clock
+        self.processor = processor
+        self.caller = caller
+        self.called = called
 
     @property
     def agent(self) -> bool:
@@ -118,6 +134,8 @@ class CallFlow:
         assert found is not None
         if purpose == "save":
             return self._save_card(found, attempt=1)
+        if billing.saved_card(found) and self.processor is not None:
+            return self._saved_card_menu(found, attempt=1, tries=1, intro=True)
         return self._method_menu(found, attempt=1, tries=1, intro=True)
 
     def _invoice_problem(self, digits: str, found: dict | None, purpose: str) -> str | None:
@@ -132,30 +150,101 @@ class CallFlow:
         return None
 
     def _unpayable(self, found: dict) -> str | None:
-        """Why this call cannot pay the invoice now (the same rule claim_invoice enforces)."""
-        if found["status"] == "paid":
+        """Why this call cannot pay the invoice now, in words (billing decides)."""
+        verdict = billing.payability(self.store, found, self.call_sid)
+        if verdict is Payability.PAID:
             return f"Invoice {_digits(found['number'])} is already paid. Thank you."
-        held = bool(found["hold_active"])
-        ours = found["paying_call"] == self.call_sid and found["hold_reason"] == "paying"
-        if held and not ours:
+        if verdict is Payability.IN_PROGRESS:
             return _in_progress(found["number"])
         return None
 
     # -- balance and method -----------------------------------------------------------------
 
-    def _method_menu(
-        self, found: dict, *, attempt: int, tries: int, intro: bool
-    ) -> twiml.VoiceResponse:
+    def _balance(self, found: dict) -> str:
         amount = Decimal(found["amount"])
-        spoken = (
+        return (
             f"Invoice {_digits(found['number'])}"
             + (f" for {found['customer']}" if found["customer"] else "")
             + f". The balance is {speech.amount_in_words(amount, found['currency'])}."
         )
+
+    def _saved_card_menu(
+        self, found: dict, *, attempt: int, tries: int, intro: bool
+    ) -> twiml.VoiceResponse:
+        card = billing.saved_card(found)
+        assert card is not None
+        number = found["number"]
+        return twiml.saved_card_menu(
+            self.voice,
+            intro=self._balance(found) if intro else None,
+            offer=speech.saved_card_offer(card.brand, card.last4),
+            action=self.link("voice.saved_card", invoice=number, attempt=attempt, tries=tries),
+            agent=self.agent,
+            retry=(
+                self.link("voice.saved_card", invoice=number, attempt=attempt, tries=tries + 1)
+                if tries < MAX_TRIES
+                else None
+            ),
+        )
+
+    def saved_card_choice(
+        self, number: str, digits: str, attempt: int, tries: int
+    ) -> twiml.VoiceResponse:
+        """1 the card on file (charged by the processor, not <Pay>), 2 another way, 0 a person."""
+        if digits == "1":
+            previous = billing.previous_charge(self.store, self.call_sid, attempt)
+            if previous is not None:  # Twilio retried the webhook: the same answer again
+                return self._after_saved_card(previous, number, attempt)
+        found = self._invoice_or_goodbye(number, "pay")
+        if not isinstance(found, dict):
+            return found
+        if digits == "1" and billing.saved_card(found) and self.processor is not None:
+            return self._charge_saved_card(found, attempt)
+        if digits == "2" or (digits == "1" and not billing.saved_card(found)):
+            return self._method_menu(found, attempt=attempt, tries=1, intro=False)
+        if digits == "0" and self.agent:
+            return self._dial_agent()
+        next_try = tries + 1 if digits else tries
+        if next_try > MAX_TRIES:
+            return twiml.goodbye(self.voice, "We did not receive a choice.")
+        return self._saved_card_menu(found, attempt=attempt, tries=next_try, intro=False)
+
+    def _charge_saved_card(self, found: dict, attempt: int) -> twiml.VoiceResponse:
+        number = found["number"]
+        if not billing.claim(self.store, number, self.call_sid, self.settings.hold_seconds):
+            return twiml.goodbye(self.voice, _in_progress(number))
+        assert self.processor is not None
+        decision = billing.charge_saved_card(
+            self.store,
+            self.processor(),
+            found,
+            call_sid=self.call_sid,
+            attempt=attempt,
+            description=f"{self.settings.business} invoice {number}",
+            caller=self.caller,
+            settings=self.settings.billing,
+        )
+        return self._after_saved_card(decision, number, attempt)
+
+    def _after_saved_card(
+        self, decision: billing.Decision, number: str, attempt: int
+    ) -> twiml.VoiceResponse:
+        """Paid (the confirmation read back), or declined: the other ways to pay."""
+        if decision.outcome in (Outcome.REFUSED, Outcome.ABANDONED):
+            found = self.store.invoice(number)
+            if attempt >= MAX_PAYMENTS or found is None:
+                return twiml.goodbye(self.voice, speech.SAVED_CARD_REFUSED_WORDS)
+            response = self._method_menu(found, attempt=attempt + 1, tries=1, intro=False)
+            return _preceded(response, self.voice, speech.SAVED_CARD_REFUSED_WORDS)
+        return self._told(decision, result="success", number=number, reason=None)
+
+    def _method_menu(
+        self, found: dict, *, attempt: int, tries: int, intro: bool
+    ) -> twiml.VoiceResponse:
         number = found["number"]
         return twiml.method_menu(
             self.voice,
-            intro=spoken if intro else None,
+            intro=self._balance(found) if intro else None,
             action=self.link("voice.method", invoice=number, attempt=attempt, tries=tries),
             bank=_bank_allowed(found),
             agent=self.agent,
@@ -174,7 +263,7 @@ class CallFlow:
         if not isinstance(found, dict):
             return found
         if digits == "1" or (digits == "2" and _bank_allowed(found)):
-            return self._pay(found, METHODS[digits], attempt)
+            return self._start_payment(found, METHODS[digits], attempt)
         if digits == "0" and self.agent:
             return self._dial_agent()
         # Nothing pressed arrives by the menu's own <Redirect>, whose URL already counts it.
@@ -190,12 +279,54 @@ class CallFlow:
         problem = self._unpayable(found) if purpose == "pay" else None
         return twiml.goodbye(self.voice, problem) if problem else found
 
+    # -- ACH authorisation (NACHA TEL) -------------------------------------------------------
+
+    def _start_payment(self, found: dict, payment_method: str, attempt: int) -> twiml.VoiceResponse:
+        """A card goes straight to <Pay>; a bank debit is authorised by the caller first."""
+        if payment_method == "ach-debit":
+            return twiml.ach_authorization(
+                self.voice,
+                statement=self._ach_statement(found).text,
+                agree=speech.ACH_AGREE_WORDS,
+                action=self.link("voice.ach_authorize", invoice=found["number"], attempt=attempt),
+            )
+        return self._pay(found, payment_method, attempt)
+
+    def _ach_statement(self, found: dict) -> ach_rules.AchStatement:
+        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
+        return ach_rules.statement(
+            template=self.settings.ach_template,
+            version=self.settings.ach_version,
+            business=self.settings.business,
+            amount_words=speech.amount_in_words(Decimal(found["amount"]), found["currency"]),
+            date=today,
+            phone=self.settings.business_phone or self.called or "the number you called",
+        )
+
+    def ach_choice(self, number: str, digits: str, attempt: int) -> twiml.VoiceResponse:
+        """1: the caller agrees (recorded with the statement they heard), then <Pay>."""
+        found = self._invoice_or_goodbye(number, "pay")
+        if not isinstance(found, dict):
+            return found
+        if digits != "1" or not _bank_allowed(found):
+            response = self._method_menu(found, attempt=attempt, tries=1, intro=False)
+            return _preceded(response, self.voice, speech.ACH_DECLINED_WORDS)
+        ach_rules.record_agreement(
+            self.store,
+            call_sid=self.call_sid,
+            invoice=found,
+            attempt=attempt,
+            said=self._ach_statement(found),
+            caller=self.caller,
+        )
+        return self._pay(found, "ach-debit", attempt)
+
     # -- <Pay> --------------------------------------------------------------------------------
 
     def _pay(self, found: dict, payment_method: str, attempt: int) -> twiml.VoiceResponse:
         """<Pay> the balance in the invoice's currency, holding the invoice for this call."""
         number = found["number"]
-        if not self.store.claim_invoice(number, self.call_sid, self.settings.hold_seconds):
+        if not billing.claim(self.store, number, self.call_sid, self.settings.hold_seconds):
             return twiml.goodbye(self.voice, _in_progress(number))
         amount = Decimal(found["amount"])
         parameters = self._parameters(found)
@@ -243,38 +374,48 @@ class CallFlow:
     def payment_result(
         self, record: dict[str, Any], purpose: str, number: str | None, attempt: int
     ) -> twiml.VoiceResponse:
-        """Record the attempt once, settle or save on success, else explain and offer a way on."""
-        if purpose == "save" and number:
-            return self._card_saved_or_not(record, number, attempt)
-        if record["result"] == "success":
-            settled = self.store.settle_invoice(number, record) if number else None
-            if settled is None:
-                self.store.record_pay_result(record)
-            code = record["confirmation_code"] or ""
-            if settled == "duplicate":
-                return twiml.goodbye(
-                    self.voice,
-                    "We received your payment, but this invoice had already been paid. "
-                    "We will refund the duplicate payment. Your confirmation code is "
-                    f"{speech.spell_out(code)}.",
-                )
-            return twiml.paid(self.voice, confirmation=code)
-        self.store.record_pay_result(record)
-        if number is None:
-            reason = speech.failure_words(record["result"], record["connector_error"])
-            return twiml.goodbye(self.voice, reason)
-        unknown = speech.outcome_unknown(
-            record["result"], record["connector_error"], record["pay_error_code"]
+        """Hand the attempt to billing (record once, settle, hold or release), then word it."""
+        decision = billing.settle_attempt(
+            self.store,
+            billing.Attempt(record, purpose=purpose, attempt=attempt),
+            self.settings.billing,
         )
-        if unknown:
-            seconds = self.settings.unknown_hold_seconds
-            self.store.hold_invoice_unknown(number, self.call_sid, seconds)
-        else:
-            self.store.release_invoice(number, self.call_sid)
-        if record["result"] == "caller-hung-up":
+        if purpose == "save" and number:
+            return self._card_saved_or_not(decision, record, number, attempt)
+        reason = speech.failure_words(
+            record["result"],
+            record["connector_error"],
+            bank=record["payment_method"] == "ach-debit",
+        )
+        return self._told(
+            decision, result=record["result"], number=number, reason=reason, attempt=attempt
+        )
+
+    def _told(
+        self,
+        decision: billing.Decision,
+        *,
+        result: str,
+        number: str | None,
+        reason: str | None,
+        attempt: int = MAX_PAYMENTS,
+    ) -> twiml.VoiceResponse:
+        """Word billing's decision; never "nothing has been charged" when money may be taken."""
+        code = decision.confirmation or ""
+        if result == "caller-hung-up":
             return twiml.hang_up()
-        if unknown:  # no new payment: only a person can sort this out
-            return twiml.payment_failed(
+        if decision.outcome in (Outcome.SETTLED, Outcome.REFUNDED):
+            return twiml.paid(self.voice, confirmation=code)
+        if decision.outcome is Outcome.REFUND_DUE:
+            return twiml.goodbye(
+                self.voice,
+                f"{speech.DUPLICATE_WORDS} Your confirmation code is {speech.spell_out(code)}.",
+            )
+        if decision.may_have_charged or number is None:
+            words = speech.UNKNOWN_OUTCOME_WORDS if decision.may_have_charged else reason
+            if number is None:
+                return twiml.goodbye(self.voice, words or speech.UNKNOWN_OUTCOME_WORDS)
+            return twiml.payment_failed(  # no new payment: only a person can sort this out
                 self.voice,
                 reason=speech.UNKNOWN_OUTCOME_WORDS,
                 action=self._retry_link(number, "pay", MAX_PAYMENTS),
@@ -288,22 +429,16 @@ class CallFlow:
                 options.append("To pay from a bank account, press 2.")
         return twiml.payment_failed(
             self.voice,
-            reason=speech.failure_words(
-                record["result"],
-                record["connector_error"],
-                bank=record["payment_method"] == "ach-debit",
-            ),
+            reason=reason or "The payment could not be completed. Nothing has been charged.",
             action=self._retry_link(number, "pay", attempt),
             options=options + self._agent_option(),
         )
 
     def _card_saved_or_not(
-        self, record: dict[str, Any], number: str, attempt: int
+        self, decision: billing.Decision, record: dict[str, Any], number: str, attempt: int
     ) -> twiml.VoiceResponse:
-        if record["result"] == "success":
-            self.store.save_card_on_file(number, record)
+        if decision.outcome is Outcome.SAVED:
             return twiml.card_saved(self.voice, last4=record["last4"])
-        self.store.record_pay_result(record)
         if record["result"] == "caller-hung-up":
             return twiml.hang_up()
         options = ["To try again, press 1."] if attempt < MAX_PAYMENTS else []
@@ -334,7 +469,7 @@ class CallFlow:
             if purpose == "save" and digits == "1":
                 return self._save_card(found, next_attempt)
             if purpose == "pay" and (digits == "1" or (digits == "2" and _bank_allowed(found))):
-                return self._pay(found, METHODS[digits], next_attempt)
+                return self._start_payment(found, METHODS[digits], next_attempt)
         return twiml.goodbye(self.voice, "Please call again when you are ready.")
 
     def _dial_agent(self) -> twiml.VoiceResponse:
@@ -351,6 +486,15 @@ def _in_progress(number: str) -> str:
         f"A payment for invoice {_digits(number)} is in progress or being confirmed. "
         "Please try again later."
     )
+
+
+def _preceded(response: twiml.VoiceResponse, voice: twiml.Voice, text: str) -> twiml.VoiceResponse:
+    """The same document, with `text` said first."""
+    first = twiml.VoiceResponse()
+    voice.say(first, text)
+    for verb in response.verbs:
+        first.append(verb)
+    return first
 
 
 def _bank_allowed(invoice: dict) -> bool:

@@ -82,44 +82,6 @@ RESULT_WORDS: dict[str, str] = {
     "payment-connector-error": "The payment could not be completed.",
 }
 
-REFUSED_BEFORE_CHARGE = frozenset(
-    {
-        "64003",
-        "64004",
-        "64005",
-        "64006",
-        "64007",
-        "64011",
-        "64013",
-        "64014",
-        "64015",
-        "64016",
-        "64017",
-        "64020",
-        "64022",
-        "64023",
-    }
-)
-"""Twilio's <Pay> errors raised before any processor was asked: nothing can be charged."""
-
-
-def outcome_unknown(result: str, connector_error: str | None, pay_error_code: str | None) -> bool:
-    """True unless the failure is one that cannot have charged.
-
-    "Nothing has been charged" is said only for refusals we recognise: a connector error code
-    of our vocabulary that refuses (a decline, an invalid field, test mode), or a Twilio code
-    raised before any processor was asked. Anything else — `processing_error`,
-    `idempotency_mismatch`, a code we do not know, no answer at all, Twilio's `internal-error`
-    — may have charged, and is treated so.
-    """
-    if result == "internal-error":
-        return True
-    if result != "payment-connector-error":
-        return False
-    if connector_error:
-        return connector_error not in CONNECTOR_ERROR_WORDS
-    return pay_error_code not in REFUSED_BEFORE_CHARGE
-
 
 def failure_words(
     result: str,
@@ -137,6 +99,30 @@ def failure_words(
         what = RESULT_WORDS.get(result, "The payment could not be completed.")
     return f"{what} {'Nothing was saved.' if saving else 'Nothing has been charged.'}"
 
+
+def card_name(brand: str | None) -> str:
+    """ "visa" → "Visa", "amex" → "American Express": a saved card as a caller knows it."""
+    names = {"amex": "American Express", "mastercard": "Mastercard", "discover": "Discover"}
+    if not brand:
+        return "card"
+    return names.get(brand.lower(), brand.replace("-", " ").title())
+
+
+def saved_card_offer(brand: str | None, last4: str | None) -> str:
+    ending = f" ending {' '.join(last4)}" if last4 else ""
+    return f"To pay with your saved {card_name(brand)}{ending}, press 1."
+
+
+SAVED_CARD_REFUSED_WORDS = "Your saved card could not be charged. Nothing has been charged."
+ACH_DECLINED_WORDS = "You did not authorize the bank debit. Nothing has been charged."
+ACH_AGREE_WORDS = "To agree, press 1. To choose another way to pay, press 2."
+
+CHARGED_DESPITE_WORDS = "We received your payment."
+
+DUPLICATE_WORDS = (
+    "We received your payment, but this invoice had already been paid. "
+    "We will refund the duplicate payment."
+)
 
 UNKNOWN_OUTCOME_WORDS = (
     "We could not confirm whether your payment went through. "

@@ -148,6 +148,36 @@ def method_menu(
     return _then_retry_or_goodbye(response, voice, retry, "We did not receive a choice.")
 
 
+def saved_card_menu(
+    voice: Voice,
+    *,
+    intro: str | None,
+    offer: str,
+    action: str,
+    agent: bool,
+    retry: str | None,
+) -> VoiceResponse:
+    """Before the card/bank choice: the card on file first (1), or another way (2)."""
+    response = VoiceResponse()
+    if intro:
+        voice.say(response, intro)
+    gather = response.gather(num_digits=1, action=action, timeout=6)
+    options = f"{offer} To pay another way, press 2."
+    if agent:
+        options += " To speak with a person, press 0."
+    voice.say(gather, options)
+    return _then_retry_or_goodbye(response, voice, retry, "We did not receive a choice.")
+
+
+def ach_authorization(voice: Voice, *, statement: str, agree: str, action: str) -> VoiceResponse:
+    """The TEL authorisation statement, then press 1 to agree (nothing pressed: declined)."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=action, timeout=8, action_on_empty_result=True)
+    voice.say(gather, statement)
+    voice.say(gather, agree)
+    return response
+
+
 def pay(voice: Voice, request: PayRequest, *, intro: str | None = None) -> VoiceResponse:
     """<Pay> with our own wording for every step and for the main errors."""
     response = VoiceResponse()

@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.clock import now_iso
 from storage.db import Connection, IntegrityError
+from storage.reconciliation import IN_FLIGHT_SECONDS
 
 
 class InvoiceExists(Exception):
@@ -57,25 +58,51 @@ class InvoiceStatements:
         """Let this call (alone) run a <Pay> for an open invoice for `hold_seconds`.
 
         A compare-and-set: it succeeds when nobody holds the invoice, this call holds it for
-        paying, or the hold ran out — so two callers can never pay one invoice at once, and a
-        payment whose outcome is unknown blocks every new one until its hold lapses.
+        paying, or the hold ran out — and the connector has no charge for the invoice in flight
+        or booked that no attempt accounts for yet (a caller whose callback is late, or lost).
+        So two callers can never pay one invoice at once, and a payment whose outcome is
+        unknown blocks every new one until it is reconciled or its hold lapses.
         """
         return bool(
             self.db.execute(
                 f"update invoices set paying_call = :call, paying_until = {self.db.now} + :hold,"
                 " hold_reason = 'paying' where number = :number and status = 'open'"
                 " and (paying_call is null or (paying_call = :call and hold_reason = 'paying')"
-                f" or paying_until < {self.db.now})",
-                {"call": call_sid, "hold": hold_seconds, "number": number},
+                f" or paying_until < {self.db.now})"
+                f" and not exists ({UNREPORTED_CHARGE.format(now=self.db.now)})",
+                {
+                    "call": call_sid,
+                    "hold": hold_seconds,
+                    "number": number,
+                    "in_flight": IN_FLIGHT_SECONDS,
+                },
             )
         )
 
-    def hold_invoice_unknown(self, number: str, call_sid: str, hold_seconds: float) -> None:
-        """The last payment's outcome is unknown: no new payment until it is reconciled."""
-        self.db.execute(
-            f"update invoices set paying_call = :call, paying_until = {self.db.now} + :hold,"
-            " hold_reason = 'unknown' where number = :number and status = 'open'",
-            {"call": call_sid, "hold": hold_seconds, "number": number},
+    def charge_booked_unreported(self, number: str) -> bool:
+        """Whether the connector holds a charge for the invoice (in flight, or done with no
+        attempt recording it): the same test `claim_invoice` makes."""
+        return bool(
+            self.db.one(
+                f"select 1 as booked where exists ({UNREPORTED_CHARGE.format(now=self.db.now)})",
+                {"number": number, "in_flight": IN_FLIGHT_SECONDS},
+            )
+        )
+
+    def hold_invoice_unknown(self, number: str, call_sid: str, hold_seconds: float) -> bool:
+        """This call's payment outcome is unknown: no new payment until it is reconciled.
+
+        Only the call that holds the invoice (or anyone once nobody does) may set it: a late or
+        replayed callback from another call never moves that call's hold.
+        """
+        return bool(
+            self.db.execute(
+                f"update invoices set paying_call = :call, paying_until = {self.db.now} + :hold,"
+                " hold_reason = 'unknown' where number = :number and status = 'open'"
+                " and (paying_call is null or paying_call = :call"
+                f" or paying_until < {self.db.now})",
+                {"call": call_sid, "hold": hold_seconds, "number": number},
+            )
         )
 
     def clear_invoice_hold(self, number: str) -> bool:
@@ -88,56 +115,64 @@ class InvoiceStatements:
             )
         )
 
-    def release_invoice(self, number: str, call_sid: str) -> None:
+    def release_invoice(self, number: str, call_sid: str) -> bool:
         """End this call's 'paying' hold (an 'unknown' hold is left to lapse or reconcile)."""
-        self.db.execute(
-            "update invoices set paying_call = null, paying_until = null, hold_reason = null"
-            " where number = :number and paying_call = :call and hold_reason = 'paying'",
-            {"number": number, "call": call_sid},
+        return bool(
+            self.db.execute(
+                "update invoices set paying_call = null, paying_until = null, hold_reason = null"
+                " where number = :number and paying_call = :call and hold_reason = 'paying'",
+                {"number": number, "call": call_sid},
+            )
         )
 
-    def settle_invoice(self, number: str, record: dict[str, Any]) -> str:
-        """Record a successful payment and mark its invoice paid, in one transaction.
+    def release_unknown_hold(self, number: str, call_sid: str) -> bool:
+        """End the 'unknown' hold this call's payment set, once reconciled as not charged."""
+        return bool(
+            self.db.execute(
+                "update invoices set paying_call = null, paying_until = null, hold_reason = null"
+                " where number = :number and paying_call = :call and hold_reason = 'unknown'",
+                {"number": number, "call": call_sid},
+            )
+        )
 
-        Returns "settled" when this payment settled the invoice, "repeat" for a callback
-        already recorded (nothing changes), "duplicate" for a payment of an invoice that
-        another payment had settled: recorded with a note, never settling it again.
-        """
-        with self.db.atomic():
-            payment_id = self.record_pay_result(record)  # type: ignore[attr-defined]
-            if payment_id is None:
-                return "repeat"
-            settled = self.db.execute(
+    def mark_invoice_paid(self, number: str, payment_id: int, confirmation: str | None) -> bool:
+        """Mark an open invoice paid by this payment; False when it was not open (paid already)."""
+        return bool(
+            self.db.execute(
                 "update invoices set status = 'paid', payment_id = :payment_id,"
                 " confirmation = :confirmation, paid_at = :paid_at, paying_call = null,"
                 " paying_until = null, hold_reason = null"
                 " where number = :number and status = 'open'",
                 {
                     "payment_id": payment_id,
-                    "confirmation": record.get("confirmation_code"),
+                    "confirmation": confirmation,
                     "paid_at": now_iso(),
                     "number": number,
                 },
             )
-            if settled:
-                return "settled"
-            self.update_payment(  # type: ignore[attr-defined]
-                payment_id, {"note": "duplicate: the invoice was already paid; refund due"}
-            )
-            return "duplicate"
+        )
 
-    def save_card_on_file(self, number: str, record: dict[str, Any]) -> None:
-        """Record a tokenize result and keep the token (never the card) with the invoice."""
-        with self.db.atomic():
-            if self.record_pay_result(record) is not None:  # type: ignore[attr-defined]
-                self.db.execute(
-                    "update invoices set card_token = :token, card_brand = :brand,"
-                    " card_last4 = :last4, card_saved_at = :saved_at where number = :number",
-                    {
-                        "token": record.get("payment_token"),
-                        "brand": record.get("card_type"),
-                        "last4": record.get("last4"),
-                        "saved_at": now_iso(),
-                        "number": number,
-                    },
-                )
+    def keep_card_on_file(
+        self, number: str, token: str | None, brand: str | None, last4: str | None
+    ) -> None:
+        """Keep the processor's token (never the card) with the invoice."""
+        self.db.execute(
+            "update invoices set card_token = :token, card_brand = :brand,"
+            " card_last4 = :last4, card_saved_at = :saved_at where number = :number",
+            {
+                "token": token,
+                "brand": brand,
+                "last4": last4,
+                "saved_at": now_iso(),
+                "number": number,
+            },
+        )
+
+
+UNREPORTED_CHARGE = (
+    "select 1 from connector_transactions t where t.invoice_number = :number"
+    " and t.method = 'charge' and ("
+    "(t.state = 'processing' and t.lease_expires_at >= {now} - :in_flight)"
+    " or (t.state = 'done' and t.response_id is not null and not exists ("
+    "select 1 from payments p where p.confirmation_code = t.response_id)))"
+)

@@ -25,6 +25,67 @@ class PaymentStatements:
         )
         return row["id"] if row else None
 
+    def conclude_payment(
+        self, payment_id: int, changes: dict[str, Any], *, unless: tuple[str, ...] = ()
+    ) -> bool:
+        """Set an attempt's outcome (and what goes with it) unless it already has one of
+        `unless`: a compare-and-set, so that two copies of one webhook conclude it once."""
+        changes = {**changes, "updated_at": now_iso()}
+        assignments = ", ".join(f"{name} = :{name}" for name in changes)
+        guards = {f"unless_{i}": value for i, value in enumerate(unless)}
+        condition = (
+            f" and (outcome is null or outcome not in ({', '.join(':' + k for k in guards)}))"
+            if guards
+            else ""
+        )
+        return bool(
+            self.db.execute(
+                f"update payments set {assignments} where id = :payment_id{condition}",
+                {**changes, **guards, "payment_id": payment_id},
+            )
+        )
+
+    def finish_pending_payment(self, payment_id: int, report: dict[str, Any]) -> bool:
+        """Write the processor's answer into a 'pending' attempt, once (compare-and-set)."""
+        assignments = ", ".join(f"{name} = :{name}" for name in report)
+        return bool(
+            self.db.execute(
+                f"update payments set {assignments}, updated_at = :updated_at"
+                " where id = :payment_id and result = 'pending'",
+                {**report, "updated_at": now_iso(), "payment_id": payment_id},
+            )
+        )
+
+    def payment_by_callback_key(self, callback_key: str) -> dict[str, Any] | None:
+        return self.db.one(
+            "select * from payments where callback_key = :key", {"key": callback_key}
+        )
+
+    def payments_with_outcomes(
+        self, outcomes: list[str], payment_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Attempts with one of these outcomes (or that one attempt), oldest first."""
+        names = {f"o{i}": value for i, value in enumerate(outcomes)}
+        sql = f"select * from payments where outcome in ({', '.join(':' + k for k in names)})"
+        if payment_id is not None:
+            sql += " and id = :payment_id"
+        return self.db.query(sql + " order by id", {**names, "payment_id": payment_id})
+
+    def payments_recording_charge(self, charge_id: str) -> list[dict[str, Any]]:
+        """Attempts that already account for this charge id (settled, refund due, refunded)."""
+        return self.db.query(
+            "select * from payments where confirmation_code = :charge and outcome in"
+            " ('settled', 'refund_due', 'refunded') order by id",
+            {"charge": charge_id},
+        )
+
+    def unresolved_payments_for_invoice(self, number: str) -> list[dict[str, Any]]:
+        return self.db.query(
+            "select * from payments where invoice_number = :number and outcome = 'unknown'"
+            " order by id",
+            {"number": number},
+        )
+
     def update_payment(self, payment_id: int, changes: dict[str, Any]) -> None:
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
         self.db.execute(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from storage import schema
+from storage.ach import AchStatements
 from storage.dashboard import DashboardStatements
 from storage.db import Connection, DatabaseUnavailable, connect, dialect_of, sqlite_path
 from storage.invoices import InvoiceStatements
 from storage.ledger import LedgerStatements
 from storage.operators import OperatorStatements
 from storage.payments import PaymentStatements
+from storage.reconciliation import ReconciliationStatements
+from storage.refunds import RefundStatements
 from storage.sandbox import SandboxStatements
 
 
@@ -17,6 +20,9 @@ class Store(
     PaymentStatements,
     InvoiceStatements,
     SandboxStatements,
+    ReconciliationStatements,
+    RefundStatements,
+    AchStatements,
     DashboardStatements,
     OperatorStatements,
 ):

@@ -69,13 +69,13 @@ def test_simulate_call_against_the_served_app_charges_and_records_the_payment(se
 
 
 def test_the_ivr_acceptance_walk_against_the_served_app(server):
-    by_ach = simulate(server, "--digits", "1,1002#,2")
+    by_ach = simulate(server, "--digits", "1,1002#,2,1")
     again = simulate(server, "--digits", "1,1002#")
     declined = simulate(server, "--digits", "1,1003#,1,1")
     unknown = simulate(server, "--digits", "1,4242#,4243#,4244#")
     saved = simulate(server, "--digits", "2,1005#")
-    star = simulate(server, "--digits", "1,1005#,1", "--star-at", "expiration-date")
-    hangup = simulate(server, "--digits", "1,1005#,2", "--hangup-at", "bank-account-number")
+    star = simulate(server, "--digits", "1,1005#,2,1", "--star-at", "expiration-date")
+    hangup = simulate(server, "--digits", "1,1005#,2,2,1", "--hangup-at", "bank-account-number")
 
     assert by_ach["result"]["Result"] == "success"
     assert invoice(server, "1002")["status"] == "paid"

@@ -66,7 +66,7 @@ def test_paying_an_invoice_by_card_marks_it_paid_with_its_confirmation(ivr):
 
 
 def test_paying_an_invoice_from_a_bank_account_marks_it_paid(ivr):
-    transcript = call(ivr, "--digits", "1,1002#,2")
+    transcript = call(ivr, "--digits", "1,1002#,2,1")
 
     [payment] = transcript["payments"]
     assert payment["pay"]["paymentMethod"] == "ach-debit"
@@ -105,7 +105,7 @@ def test_a_declined_payment_offers_a_retry_and_leaves_the_invoice_open(ivr):
 
 
 def test_a_retry_can_switch_to_a_bank_account(ivr):
-    transcript = call(ivr, "--digits", "1,1003#,1,2")
+    transcript = call(ivr, "--digits", "1,1003#,1,2,1")
 
     assert [p["pay"]["paymentMethod"] for p in transcript["payments"]] == [
         "credit-card",
@@ -178,7 +178,7 @@ def test_star_and_hang_up_during_pay_leave_the_invoice_open_and_are_recorded(
 
 
 def test_star_is_answered_with_the_retry_menu(ivr):
-    transcript = call(ivr, "--digits", "1,1001#,2", "--star-at", "bank-account-number")
+    transcript = call(ivr, "--digits", "1,1001#,2,1", "--star-at", "bank-account-number")
 
     assert "You cancelled. Nothing has been charged." in said(transcript)
     assert "To try again with a card, press 1" in said(transcript)
@@ -267,7 +267,14 @@ def test_a_second_payment_for_a_paid_invoice_is_recorded_but_does_not_settle_it_
     ivr, twilio_post_for
 ):
     first = call(ivr, "--digits", "1,1001#,1")["payments"][0]
-    late = {**first["callback"], "CallSid": "CA" + "9" * 32, "PaymentConfirmationCode": "ch_x"}
+    other_call = "CA" + "9" * 32
+    charge_id = connector_charge(ivr, "tx-late", "1001", other_call, "42.50")
+    late = {
+        **first["callback"],
+        "CallSid": other_call,
+        "PaymentConfirmationCode": charge_id,
+        "PayConnector_transaction_id": "tx-late",
+    }
 
     answer = twilio_post_for(ivr, first["action_url"], late)
 
@@ -275,6 +282,18 @@ def test_a_second_payment_for_a_paid_invoice_is_recorded_but_does_not_settle_it_
     assert len(payments(ivr)) == 2
     assert "refund due" in payments(ivr)[1]["note"]
     assert invoice(ivr, "1001")["confirmation"] == first["callback"]["PaymentConfirmationCode"]
+
+
+def connector_charge(app, transaction_id: str, number: str, call_sid: str, amount: str) -> str:
+    """What Twilio's <Pay> sends the connector for this call and invoice; the charge id."""
+    from tests.conftest import basic_auth, card_charge
+
+    body = card_charge(
+        transaction_id, amount, parameters={"invoice_number": number, "call_sid": call_sid}
+    )
+    answer = app.test_client().post("/connector", json=body, headers=basic_auth()).get_json()
+    assert answer["charge_id"], answer
+    return answer["charge_id"]
 
 
 @pytest.fixture
@@ -345,7 +364,7 @@ def test_a_processing_error_is_an_unknown_outcome(ivr):
 
 
 def test_a_bank_decline_is_not_called_a_card_decline(ivr):
-    transcript = call(ivr, "--digits", "1,1003#,2")
+    transcript = call(ivr, "--digits", "1,1003#,2,1")
 
     assert "Your bank declined the payment" in said(transcript)
     assert "card was declined" not in said(transcript)
@@ -481,17 +500,18 @@ def test_a_fallback_redirect_does_not_hide_the_real_callback_of_the_same_pay(ivr
     base = f"https://pay.example.com/voice/pay/complete?{query}"
     call_sid = {"CallSid": "CA" + "5" * 32}
     twilio_post_for(ivr, base + "&fallback=1", call_sid)
+    charge_id = connector_charge(ivr, "tx-5", "1001", call_sid["CallSid"], "42.50")
 
     twilio_post_for(
-        ivr, base, {**call_sid, "Result": "success", "PaymentConfirmationCode": "ch_sbx_late"}
+        ivr, base, {**call_sid, "Result": "success", "PaymentConfirmationCode": charge_id}
     )
 
-    assert invoice(ivr, "1001")["confirmation"] == "ch_sbx_late"
+    assert invoice(ivr, "1001")["confirmation"] == charge_id
     assert [p["result"] for p in payments(ivr)] == ["too-many-failed-attempts", "success"]
 
 
 def test_a_bank_pay_first_does_not_use_up_a_star_meant_for_a_card_step(ivr):
-    transcript = call(ivr, "--digits", "1,1003#,2,1", "--star-at", "security-code")
+    transcript = call(ivr, "--digits", "1,1003#,2,1,1", "--star-at", "security-code")
 
     results = [p["callback"]["Result"] for p in transcript["payments"]]
     assert results == ["payment-connector-error", "caller-interrupted-with-star"]

@@ -32,26 +32,3 @@ def test_codes_are_read_character_by_character():
 def test_failures_are_words_not_codes():
     assert "declined" in failure_words("payment-connector-error", "card_declined")
     assert "_" not in failure_words("payment-connector-error", "some_unknown_code")
-
-
-@pytest.mark.parametrize(
-    ("result", "connector_error", "pay_error_code", "unknown"),
-    [
-        ("payment-connector-error", "card_declined", "64008", False),
-        ("payment-connector-error", "invalid_expiry", "64008", False),
-        ("payment-connector-error", "processing_error", "64008", True),
-        ("payment-connector-error", "idempotency_mismatch", "64008", True),
-        ("payment-connector-error", "gateway_timeout", "64008", True),
-        ("payment-connector-error", None, "64008", True),
-        ("payment-connector-error", None, "64022", False),
-        ("internal-error", None, None, True),
-        ("too-many-failed-attempts", None, None, False),
-        ("caller-interrupted-with-star", None, None, False),
-    ],
-)
-def test_nothing_charged_is_said_only_when_nothing_can_have_been_charged(
-    result, connector_error, pay_error_code, unknown
-):
-    from ivr.speech import outcome_unknown
-
-    assert outcome_unknown(result, connector_error, pay_error_code) is unknown
