@@ -275,13 +275,17 @@ def shoot(browser, server: Server, probe: dict, directory: Path) -> None:
         http_credentials=ADMIN, base_url=server.base_url, viewport={"width": 1280, "height": 900}
     )
     page = context.new_page()
-    for name, path in (
-        ("overview", "/admin/"),
-        ("queue", "/admin/queue"),
-        ("payment", f"/admin/payments/{probe['payment']}"),
-    ):
+    for name, path in (("overview", "/admin/"), ("queue", "/admin/queue")):
         page.goto(path)
-        page.screenshot(path=str(directory / f"dashboard-{name}.png"), full_page=False)
+        page.screenshot(path=str(directory / f"dashboard-{name}.png"))
+    # An operator's note, through the form and its confirmation: it shows in notes and audit.
+    page.goto(f"/admin/payments/{probe['payment']}")
+    if page.locator("[data-testid=audit] tbody tr td").first.inner_text().startswith("Nobody"):
+        page.locator("form.note").get_by_label("Note").fill("Called the customer back.")
+        page.get_by_role("button", name="Add note…").click()
+        page.get_by_role("button", name="Yes, add the note").click()
+        page.wait_for_url(f"**/admin/payments/{probe['payment']}")
+    page.screenshot(path=str(directory / "dashboard-payment.png"), full_page=True)
     phone = browser.new_context(
         http_credentials=ADMIN, base_url=server.base_url, viewport={"width": 390, "height": 844}
     ).new_page()

@@ -43,6 +43,7 @@ from flask.blueprints import BlueprintSetupState
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+import billing
 from blueprints import admin_labels as labels
 from blueprints.security import basic_auth_matches
 from storage import Store
@@ -444,10 +445,7 @@ def _available_actions(detail: dict[str, Any]) -> list[str]:
         actions.append("reconcile")
     if invoice and invoice["paying_call"]:
         actions.append("release")
-    if (
-        p["outcome"] in ("settled", "refund_due", "needs_review")
-        and (_remaining(p) or Decimal(0)) > 0
-    ):
+    if p["outcome"] in ("settled", "refund_due") and (_remaining(p) or Decimal(0)) > 0:
         actions.append("refund")
     actions.append("note")
     return actions
@@ -578,6 +576,8 @@ def _action_values(
         reason_text = (form.get("reason") or "").strip()[:500]
         raw = (form.get("amount") or "").strip()
         values: dict[str, Any] = {"reason": reason_text, "amount": raw, "remaining": remaining}
+        if p["outcome"] not in ("settled", "refund_due"):
+            return values, "Only a paid payment or a refund due can be refunded."
         if remaining is None or remaining <= 0:
             return values, "Nothing is left to refund on this payment."
         if raw:
@@ -614,8 +614,6 @@ def _action_values(
 def _perform(action: str, detail: dict[str, Any], values: dict[str, Any], key: str) -> str:
     """Hand the decision to billing, once per action key: the audit entry is claimed first
     (a double-click's second request finds it taken and does nothing), then completed."""
-    import billing
-
     p = detail["payment"]
     name = g.operator.name
     st = store()

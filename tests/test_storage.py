@@ -126,17 +126,17 @@ def test_a_database_made_by_the_old_sqlite_utils_migrations_is_adopted_not_recre
 
     path = tmp_path / "legacy.sqlite3"
     legacy = sqlite_utils.Database(path)
-    legacy["invoices"].insert({"number": "7", "amount": "1.00", "currency": "USD"}, pk="number")
-    # The legacy tables later revisions alter or index, as the old migrations made them.
+    legacy["invoices"].insert(
+        {"number": "7", "amount": "1.00", "currency": "USD", "customer": "", "status": "open"},
+        pk="number",
+    )
+    # The legacy tables later revisions (billing, sandbox) alter, as the old migrations made them.
     legacy["payments"].create(
-        {
-            "id": int,
-            "callback_key": str,
-            "call_sid": str,
-            "confirmation_code": str,
-            "invoice_number": str,
-            "transaction_id": str,
-        },
+        {"id": int, "callback_key": str, "confirmation_code": str, "invoice_number": str}
+        | dict.fromkeys(  # what the dashboard's indexes cover
+            ("call_sid", "transaction_id", "payment_method", "amount", "currency", "last4"), str
+        )
+        | dict.fromkeys(("caller", "received_at"), str),
         pk="id",
     )
     legacy["connector_transactions"].create(
