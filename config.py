@@ -166,9 +166,7 @@ def _load_processor_settings(
     settings: dict[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any]
 ) -> list[str]:
     """The processors' own settings, declared by each adapter (connector/processors/)."""
-    values, problems = load_processor_settings(
-        settings["PROCESSOR"], environ, overrides, settings
-    )
+    values, problems = load_processor_settings(settings["PROCESSOR"], environ, overrides, settings)
     settings.update(values)
     return problems
 
@@ -281,6 +279,8 @@ def _agent_settings(
             )
     if not 0 <= settings["TWILIO_API_RETRIES"] <= 5:
         raise ConfigError("TWILIO_API_RETRIES must be 0 to 5")
+
+
 # -- Secret strength and login throttling (issue 11) -----------------------------------------
 
 STRONG_SECRETS: dict[str, tuple[int, float]] = {
@@ -342,6 +342,8 @@ def security_problems(settings: dict[str, Any]) -> list[str]:
         if settings.get(password) and settings.get(password) == settings.get(user):
             problems.append(f"{password} must not equal {user}")
     return problems
+
+
 def _operator_timezone_problems(settings: dict[str, Any]) -> list[str]:
     """OPERATOR_TIMEZONE must name a zone this machine knows (tzdata), e.g. America/New_York."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -55,6 +55,8 @@ def on_starting(server):
     from startup import check_or_exit
 
     check_or_exit()
+
+
 class MaskingLogger(Logger):
     """gunicorn's logger, with every access-log atom made safe by pci."""
 

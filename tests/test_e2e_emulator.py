@@ -59,9 +59,7 @@ def test_simulate_call_against_the_served_app_charges_and_records_the_payment(se
     assert transcript["payments"][0]["action_url"].startswith(f"{PUBLIC}/voice/pay/complete")
     charge_id = transcript["payments"][0]["connector_response"]["json"]["charge_id"]
     assert transcript["result"]["PaymentConfirmationCode"] == charge_id
-    [row] = server.query(
-        "select * from payments where confirmation_code = :id", {"id": charge_id}
-    )
+    [row] = server.query("select * from payments where confirmation_code = :id", {"id": charge_id})
     assert row["result"] == "success" and row["invoice_number"] == "1001"
     assert invoice(server, "1001")["status"] == "paid"
     assert invoice(server, "1001")["confirmation"] == charge_id
