@@ -121,10 +121,10 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     settings["PUBLIC_BASE_URL"] = (settings["PUBLIC_BASE_URL"] or "").rstrip("/") or None
     _database_settings(settings, environ)
     _fill_development_secrets(settings)
+    _agent_settings(environ, overrides or {}, settings)
     processor_problems = _load_processor_settings(settings, environ, overrides or {})
     _validate(settings, processor_problems)
     warn_if_sandbox_in_production(settings["PROCESSOR"], settings["PAYLINE_ENV"])
-    _agent_settings(environ, overrides or {}, settings)
     return settings
 
 
@@ -287,6 +287,7 @@ STRONG_SECRETS: dict[str, tuple[int, float]] = {
     "SECRET_KEY": (32, 100.0),
     "CONNECTOR_PASSWORD": (16, 64.0),
     "ADMIN_PASSWORD": (16, 64.0),
+    "AGENT_PASSWORD": (16, 64.0),
 }
 """Per secret: the minimum length and the minimum estimated entropy (bits), in production.
 `python -c "import secrets; print(secrets.token_urlsafe(32))"` makes one that passes."""
@@ -338,6 +339,7 @@ def security_problems(settings: dict[str, Any]) -> list[str]:
     for user, password in (
         ("CONNECTOR_USERNAME", "CONNECTOR_PASSWORD"),
         ("ADMIN_USERNAME", "ADMIN_PASSWORD"),
+        ("AGENT_USERNAME", "AGENT_PASSWORD"),
     ):
         if settings.get(password) and settings.get(password) == settings.get(user):
             problems.append(f"{password} must not equal {user}")

@@ -213,7 +213,16 @@ def looks_like_card(digits: str) -> bool:
     )
 
 
-_CONTIGUOUS_CARD_RUN = re.compile(r"[0-9]{12,}")
+def _holds_card(digits: str) -> bool:
+    """Some stretch of the run is card-shaped on its own (a brand's prefix and length, Luhn)."""
+    if len(digits) < MIN_CARD_DIGITS:
+        return False
+    return any(
+        looks_like_card(digits[i : i + length])
+        for i in range(len(digits) - MIN_CARD_DIGITS + 1)
+        for length in range(MIN_CARD_DIGITS, 20)
+        if i + length <= len(digits)
+    )
 
 
 def _id_hides_card(text: str, start: int, end: int, lenient: bool) -> bool:
@@ -222,15 +231,16 @@ def _id_hides_card(text: str, start: int, end: int, lenient: bool) -> bool:
         return True
     if lenient:
         return False
-    return bool(_CONTIGUOUS_CARD_RUN.search(text, start, end)) or any(map(looks_like_card, runs))
+    return any(map(_holds_card, runs))
 
 
 def _id_spans(text: str, lenient: bool = False) -> list[tuple[int, int]]:
     """Identifiers in exact shapes (UUIDs, Twilio SIDs, 32 or 64 hex digits, IPv4 addresses,
     ISO dates) that do not hide a card.
 
-    In free text an id is masked when it holds 12 digits in a row, or a digit run that is
-    card-shaped on its own (a few random ids in a thousand: over-masking a log is cheap). An
+    In free text an id is masked when a stretch of one of its digit runs is card-shaped on its
+    own: a brand's prefix and length that passes Luhn (about one random SID in a thousand;
+    masking 12 digits in a row instead hid 3 % of Twilio's call SIDs from the books). An
     identifier field is judged leniently: refused only when a run holds one of Twilio's test
     cards, so that Twilio's own ids are never refused.
     """

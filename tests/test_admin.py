@@ -192,7 +192,7 @@ def test_a_form_without_its_csrf_token_is_refused(dashboard, dstore):
 
 def test_webhooks_stay_outside_csrf(dashboard):
     response = dashboard.test_client().post(
-        "/connector", json={"method": "charge"}, headers=basic_auth("twilio", "connector-secret")
+        "/connector", json={"method": "charge"}, headers=basic_auth()
     )
 
     assert response.status_code == 400
@@ -488,7 +488,7 @@ def charged(dashboard, dstore):
     reply = dashboard.test_client().post(
         "/connector",
         json=card_charge("tx-dup", amount="25.00"),
-        headers=basic_auth("twilio", "connector-secret"),
+        headers=basic_auth(),
     )
     charge_id = reply.get_json()["charge_id"]
     return seed_payment(
@@ -634,7 +634,7 @@ def test_a_duplicate_payment_from_a_real_call_is_queued_as_refund_due_and_refund
     )
     charged = (
         dashboard.test_client()
-        .post("/connector", json=body, headers=basic_auth("twilio", "connector-secret"))
+        .post("/connector", json=body, headers=basic_auth())
         .get_json()
     )
     late = {

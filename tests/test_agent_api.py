@@ -23,7 +23,7 @@ CREATE = f"{BASE}/{CALL}/Payments.json"
 UPDATE = f"{BASE}/{CALL}/Payments/{PK}.json"
 STATUS_URL = f"{PUBLIC_BASE_URL}/agent/payments/status"
 AGENT = {
-    "Authorization": "Basic " + base64.b64encode(b"alice:agent-secret").decode(),
+    "Authorization": "Basic " + base64.b64encode(b"alice:agent-Zt5kP9wQ2mR7xV4c").decode(),
     "X-PayLine-Console": "1",
 }
 
@@ -50,7 +50,7 @@ def app(tmp_path):
             tmp_path,
             TWILIO_ACCOUNT_SID=ACCOUNT,
             AGENT_USERNAME="alice",
-            AGENT_PASSWORD="agent-secret",
+            AGENT_PASSWORD="agent-Zt5kP9wQ2mR7xV4c",
             TWILIO_API_RETRIES=2,
         )
     )
@@ -442,7 +442,7 @@ def test_a_successful_result_settles_the_invoice_once(tmp_path, twilio):
             tmp_path,
             TWILIO_ACCOUNT_SID=ACCOUNT,
             AGENT_USERNAME="alice",
-            AGENT_PASSWORD="agent-secret",
+            AGENT_PASSWORD="agent-Zt5kP9wQ2mR7xV4c",
             LEDGER_RECONCILIATION="false",  # card data goes to another connector
         )
     )

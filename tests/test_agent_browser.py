@@ -61,7 +61,7 @@ def test_an_agent_takes_a_card_payment_in_the_console(stack, browser):
     expect = playwright_api.expect
     call = api.add_call()
     context = browser.new_context(
-        http_credentials={"username": "agent", "password": "agent-secret"}
+        http_credentials={"username": "agent", "password": "agent-Zt5kP9wQ2mR7xV4c"}
     )
     page = context.new_page()
     problems: list[str] = []

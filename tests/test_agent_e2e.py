@@ -48,7 +48,7 @@ def agent_stack(directory, invoices: str):
             "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_API_BASE_URL": stand_in.url,
             "AGENT_USERNAME": "agent",
-            "AGENT_PASSWORD": "agent-secret",
+            "AGENT_PASSWORD": "agent-Zt5kP9wQ2mR7xV4c",
             "SANDBOX_SLOW_SECONDS": "0.2",
         },
         workers=2,
@@ -87,7 +87,7 @@ def api(stack):
 
 @pytest.fixture
 def agent(server):
-    return ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-secret")
+    return ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-Zt5kP9wQ2mR7xV4c")
 
 
 def invoice(server, number: str) -> dict:
@@ -133,7 +133,7 @@ def test_agent_takes_a_card_payment_recapturing_a_mistyped_expiry(server, api, a
     session_keys = [r.form["IdempotencyKey"] for r in api.requests if call in r.path]
     assert len(session_keys) == 7 and len(set(session_keys)) == 7  # create, 5 captures, complete
     page = requests.get(
-        f"{server.base_url}/agent/sessions/{run.payment_sid}", auth=("agent", "agent-secret")
+        f"{server.base_url}/agent/sessions/{run.payment_sid}", auth=("agent", "agent-Zt5kP9wQ2mR7xV4c")
     )
     assert page.status_code == 200
 
@@ -203,7 +203,7 @@ def test_agent_hits_a_decline_and_the_invoice_stays_payable(server, api, agent):
 
 def test_two_agents_take_two_payments_on_two_calls_at_once(server, api):
     calls = [api.add_call(), api.add_call(AgentCaller.keying(card="5555555555554444"))]
-    agents = [ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-secret") for _ in calls]
+    agents = [ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-Zt5kP9wQ2mR7xV4c") for _ in calls]
     runs: dict[int, object] = {}
 
     def work(index: int, number: str) -> None:

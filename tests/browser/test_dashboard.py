@@ -13,7 +13,7 @@ from storage import Store
 from tests.conftest import basic_auth, card_charge
 from tests.server import serve
 
-ADMIN = {"username": "admin", "password": "admin-password-1"}
+ADMIN = {"username": "admin", "password": "admin-Hq7vN2xR9tLm4pW8"}
 VIEWER = {"username": "vera", "password": "viewer-password-1"}
 
 
