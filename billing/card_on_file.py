@@ -43,6 +43,11 @@ def saved_card(invoice: dict[str, Any]) -> SavedCard | None:
     return SavedCard(invoice["card_token"], invoice.get("card_brand"), invoice.get("card_last4"))
 
 
+def charges_tokens(processor: Any) -> bool:
+    """Whether this processor adapter can charge a card on file (not every one can yet)."""
+    return callable(getattr(processor, "charge_token", None))
+
+
 def token_charge_key(call_sid: str, attempt: int) -> str:
     return f"{call_sid}:card-on-file:{attempt}"
 

@@ -79,13 +79,13 @@ class InvoiceStatements:
             )
         )
 
-    def charge_booked_unreported(self, number: str) -> bool:
+    def charge_booked_unreported(self, number: str, call_sid: str = "") -> bool:
         """Whether the connector holds a charge for the invoice (in flight, or done with no
         attempt recording it): the same test `claim_invoice` makes."""
         return bool(
             self.db.one(
                 f"select 1 as booked where {UNREPORTED_CHARGE.format(now=self.db.now)}",
-                {"number": number, "in_flight": IN_FLIGHT_SECONDS},
+                {"number": number, "call": call_sid, "in_flight": IN_FLIGHT_SECONDS},
             )
         )
 
@@ -176,7 +176,8 @@ UNREPORTED_CHARGE = (
     " or (t.state = 'done' and t.response_id is not null and not exists ("
     "select 1 from payments p where p.confirmation_code = t.response_id))))"
     " or exists (select 1 from payments p where p.invoice_number = :number"
-    " and p.result = 'pending'))"
+    " and p.result = 'pending' and p.call_sid <> :call))"
 )
 """The connector has a charge for the invoice in flight, or booked with no attempt recording
-it, or a card-on-file charge of it is waiting for the processor's answer."""
+it, or another call's card-on-file charge of it is waiting for the processor's answer (this call's
+own is asked again with the same key)."""

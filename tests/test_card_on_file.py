@@ -155,3 +155,20 @@ def test_ledger_reconciliation_is_a_flag(text, value):
         ]
         is value
     )
+
+
+def test_a_saved_card_is_not_offered_when_the_processor_cannot_charge_tokens(tmp_path, monkeypatch):
+    from connector.processors.http import HttpGatewayProcessor
+
+    monkeypatch.delattr(HttpGatewayProcessor, "charge_token", raising=False)
+    app = make_app(tmp_path, PROCESSOR="http", PROCESSOR_URL="http://127.0.0.1:9/gateway")
+    store = app.extensions["payline"].open_store()
+    try:
+        store.keep_card_on_file("1001", "tok_elsewhere", "visa", "4444")
+    finally:
+        store.close()
+
+    transcript = call(app, "--digits", "1,1001#")
+
+    assert "saved" not in said(transcript)
+    assert "To pay by card, press 1" in said(transcript)
