@@ -546,3 +546,29 @@ def test_dashboard_operator_accounts_open_the_console_to_operators_only(app, cli
     assert client.get("/agent/", headers=auth(b"bob:bob-password")).status_code == 200
     assert client.get("/agent/", headers=auth(b"bob:wrong")).status_code == 401
     assert client.get("/agent/", headers=auth(b"vera:vera-password")).status_code == 403
+
+
+def test_a_double_clicked_complete_is_sent_to_twilio_once(client, twilio):
+    twilio.post(CREATE, json=instance(), status_code=201)
+    twilio.post(UPDATE, json=instance())
+    start(client)
+
+    first = act(client, "complete")
+    second = act(client, "complete")
+
+    assert first.status_code == 200 and second.status_code == 409
+    completes = [form(r) for r in twilio.request_history if form(r).get("Status") == "complete"]
+    assert len(completes) == 1
+
+
+def test_the_caller_hanging_up_ends_the_session_and_frees_the_invoice(client, twilio, store):
+    twilio.post(CREATE, json=instance(), status_code=201)
+    start(client)
+
+    callback(client, {"Result": "caller-hung-up", "Capture": "security-code"})
+
+    view = client.get(f"/agent/api/sessions/{PK}", headers=AGENT).get_json()
+    assert view["state"] == "failed" and "hung up" in view["message"]
+    assert not store.invoice("1001")["hold_active"]
+    [payment] = store.payments_for_call(CALL)
+    assert payment["outcome"] == "abandoned" and payment["channel"] == "agent"
