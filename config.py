@@ -177,6 +177,13 @@ def _validate(settings: dict[str, Any]) -> None:
     ):
         problems.append("PUBLIC_BASE_URL must start with https:// (or http:// for local use)")
     problems.extend(_operator_timezone_problems(settings))
+    if settings.get("ACH_AUTHORIZATION_TEMPLATE"):
+        from billing.ach import StatementError, check_template
+
+        try:
+            check_template(settings["ACH_AUTHORIZATION_TEMPLATE"])
+        except StatementError as error:
+            problems.append(str(error))
     if problems:
         raise ConfigError("PayLine cannot start: " + "; ".join(problems))
 

@@ -6,7 +6,9 @@ The IVR (ivr/flow.py) and agent assist call these and decide nothing about money
 
 from billing.card_on_file import (
     SavedCard,
+    charge_pending,
     charge_saved_card,
+    charges_tokens,
     previous_charge,
     saved_card,
     token_charge_key,
@@ -38,7 +40,9 @@ __all__ = [
     "RefundResult",
     "SavedCard",
     "add_note",
+    "charge_pending",
     "charge_saved_card",
+    "charges_tokens",
     "claim",
     "classify",
     "default_refund_key",

@@ -43,6 +43,11 @@ def saved_card(invoice: dict[str, Any]) -> SavedCard | None:
     return SavedCard(invoice["card_token"], invoice.get("card_brand"), invoice.get("card_last4"))
 
 
+def charges_tokens(processor: Any) -> bool:
+    """Whether this processor adapter can charge a card on file (not every one can yet)."""
+    return callable(getattr(processor, "charge_token", None))
+
+
 def token_charge_key(call_sid: str, attempt: int) -> str:
     return f"{call_sid}:card-on-file:{attempt}"
 
@@ -54,6 +59,12 @@ def previous_charge(store: Any, call_sid: str, attempt: int) -> Decision | None:
     if existing is None or existing["result"] == PENDING:
         return None
     return repeat_of(store, key)
+
+
+def charge_pending(store: Any, call_sid: str, attempt: int) -> bool:
+    """Whether a copy of this attempt's webhook is waiting for the processor's answer."""
+    existing = store.payment_by_callback_key(token_charge_key(call_sid, attempt))
+    return existing is not None and existing["result"] == PENDING
 
 
 def charge_saved_card(

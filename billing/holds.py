@@ -22,7 +22,7 @@ def payability(store: Any, invoice: dict[str, Any], call_sid: str) -> Payability
     ours = invoice["paying_call"] == call_sid and invoice["hold_reason"] == "paying"
     if held and not ours:
         return Payability.IN_PROGRESS
-    if store.charge_booked_unreported(invoice["number"]):
+    if store.charge_booked_unreported(invoice["number"], call_sid):
         return Payability.IN_PROGRESS
     return Payability.PAYABLE
 

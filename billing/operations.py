@@ -148,8 +148,6 @@ def _reconcile_one(
     def left(message: str) -> Reconciliation:
         return Reconciliation(row["id"], row["invoice_number"], before, before, False, message)
 
-    if row.get("result") == "pending" and before is Outcome.UNKNOWN:
-        pass  # a card-on-file charge whose answer never came: its key is asked below
     keys = _keys(store, row)
     if not keys:
         return left("no idempotency key to ask the processor about: needs a person")
@@ -229,6 +227,12 @@ def _conclude(
             return Reconciliation(
                 row["id"], row["invoice_number"], before, outcome, True, "already reconciled"
             )
+        if row.get("result") == "pending":  # a card-on-file charge whose answer never came
+            report = {"result": "success" if verdict.kind == "charged" else "reconciled-refused"}
+            if not store.finish_pending_payment(row["id"], report):
+                return Reconciliation(
+                    row["id"], row["invoice_number"], before, before, False, "being answered now"
+                )
         decision = apply_verdict(store, row["id"], attempt, verdict, settings, reconciled=True)
         if decision.outcome is Outcome.REFUSED and row.get("invoice_number"):
             _release_if_nothing_else_unknown(store, row)

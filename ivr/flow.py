@@ -134,7 +134,7 @@ class CallFlow:
         assert found is not None
         if purpose == "save":
             return self._save_card(found, attempt=1)
-        if billing.saved_card(found) and self.processor is not None:
+        if self._card_on_file(found):
             return self._saved_card_menu(found, attempt=1, tries=1, intro=True)
         return self._method_menu(found, attempt=1, tries=1, intro=True)
 
@@ -168,6 +168,12 @@ class CallFlow:
             + f". The balance is {speech.amount_in_words(amount, found['currency'])}."
         )
 
+    def _card_on_file(self, found: dict) -> bool:
+        """A saved card to offer, and a processor that can charge it."""
+        if billing.saved_card(found) is None or self.processor is None:
+            return False
+        return billing.charges_tokens(self.processor())
+
     def _saved_card_menu(
         self, found: dict, *, attempt: int, tries: int, intro: bool
     ) -> twiml.VoiceResponse:
@@ -191,16 +197,17 @@ class CallFlow:
         self, number: str, digits: str, attempt: int, tries: int
     ) -> twiml.VoiceResponse:
         """1 the card on file (charged by the processor, not <Pay>), 2 another way, 0 a person."""
-        if digits == "1":
-            previous = billing.previous_charge(self.store, self.call_sid, attempt)
-            if previous is not None:  # Twilio retried the webhook: the same answer again
-                return self._after_saved_card(previous, number, attempt)
+        again = self._saved_card_again(number, attempt) if digits == "1" else None
+        if again is not None:
+            return again
         found = self._invoice_or_goodbye(number, "pay")
         if not isinstance(found, dict):
-            return found
-        if digits == "1" and billing.saved_card(found) and self.processor is not None:
+            # A copy of this webhook may have charged the card meanwhile: answer as it did.
+            again = self._saved_card_again(number, attempt) if digits == "1" else None
+            return again or found
+        if digits == "1" and self._card_on_file(found):
             return self._charge_saved_card(found, attempt)
-        if digits == "2" or (digits == "1" and not billing.saved_card(found)):
+        if digits == "2" or (digits == "1" and not self._card_on_file(found)):
             return self._method_menu(found, attempt=attempt, tries=1, intro=False)
         if digits == "0" and self.agent:
             return self._dial_agent()
@@ -209,10 +216,25 @@ class CallFlow:
             return twiml.goodbye(self.voice, "We did not receive a choice.")
         return self._saved_card_menu(found, attempt=attempt, tries=next_try, intro=False)
 
-    def _charge_saved_card(self, found: dict, attempt: int) -> twiml.VoiceResponse:
+    def _saved_card_again(self, number: str, attempt: int) -> twiml.VoiceResponse | None:
+        """Twilio retried the webhook: the first copy's answer, or the same key asked again."""
+        previous = billing.previous_charge(self.store, self.call_sid, attempt)
+        if previous is not None:
+            return self._after_saved_card(previous, number, attempt)
+        found = self.store.invoice(number) if is_invoice_number(number) else None
+        if found and billing.charge_pending(self.store, self.call_sid, attempt):
+            return self._charge_saved_card(found, attempt, claimed=True)
+        return None
+
+    def _charge_saved_card(
+        self, found: dict, attempt: int, *, claimed: bool = False
+    ) -> twiml.VoiceResponse:
         number = found["number"]
-        if not billing.claim(self.store, number, self.call_sid, self.settings.hold_seconds):
-            return twiml.goodbye(self.voice, _in_progress(number))
+        if not claimed and not billing.claim(
+            self.store, number, self.call_sid, self.settings.hold_seconds
+        ):
+            again = self._saved_card_again(number, attempt)  # a copy of this webhook won
+            return again or twiml.goodbye(self.voice, _in_progress(number))
         assert self.processor is not None
         decision = billing.charge_saved_card(
             self.store,

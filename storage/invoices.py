@@ -69,7 +69,7 @@ class InvoiceStatements:
                 " hold_reason = 'paying' where number = :number and status = 'open'"
                 " and (paying_call is null or (paying_call = :call and hold_reason = 'paying')"
                 f" or paying_until < {self.db.now})"
-                f" and not exists ({UNREPORTED_CHARGE.format(now=self.db.now)})",
+                f" and not {UNREPORTED_CHARGE.format(now=self.db.now)}",
                 {
                     "call": call_sid,
                     "hold": hold_seconds,
@@ -79,13 +79,13 @@ class InvoiceStatements:
             )
         )
 
-    def charge_booked_unreported(self, number: str) -> bool:
+    def charge_booked_unreported(self, number: str, call_sid: str = "") -> bool:
         """Whether the connector holds a charge for the invoice (in flight, or done with no
         attempt recording it): the same test `claim_invoice` makes."""
         return bool(
             self.db.one(
-                f"select 1 as booked where exists ({UNREPORTED_CHARGE.format(now=self.db.now)})",
-                {"number": number, "in_flight": IN_FLIGHT_SECONDS},
+                f"select 1 as booked where {UNREPORTED_CHARGE.format(now=self.db.now)}",
+                {"number": number, "call": call_sid, "in_flight": IN_FLIGHT_SECONDS},
             )
         )
 
@@ -170,9 +170,14 @@ class InvoiceStatements:
 
 
 UNREPORTED_CHARGE = (
-    "select 1 from connector_transactions t where t.invoice_number = :number"
+    "(exists (select 1 from connector_transactions t where t.invoice_number = :number"
     " and t.method = 'charge' and ("
     "(t.state = 'processing' and t.lease_expires_at >= {now} - :in_flight)"
     " or (t.state = 'done' and t.response_id is not null and not exists ("
-    "select 1 from payments p where p.confirmation_code = t.response_id)))"
+    "select 1 from payments p where p.confirmation_code = t.response_id))))"
+    " or exists (select 1 from payments p where p.invoice_number = :number"
+    " and p.result = 'pending' and p.call_sid <> :call))"
 )
+"""The connector has a charge for the invoice in flight, or booked with no attempt recording
+it, or another call's card-on-file charge of it is waiting for the processor's answer (this call's
+own is asked again with the same key)."""

@@ -366,3 +366,172 @@ def test_a_payment_note_is_kept_with_card_shaped_text_masked(store, runner):
 
     [note] = store.payment_notes(payment_id)
     assert "4111111111111111" not in note["text"] and note["operator"] == "ops"
+
+
+# -- the callback against the ledger, in-process ----------------------------------------------
+
+
+def in_flight(store, transaction_id: str, number: str, call_sid: str = CALL) -> None:
+    """A connector transaction claimed and being charged (its answer not written yet)."""
+    store.claim_transaction(transaction_id, "charge", "fp", "owner", 600)
+    store.note_transaction_subject(transaction_id, number, call_sid)
+
+
+def attempt(number: str, result: str, call_sid: str = CALL, **fields) -> billing.Attempt:
+    return billing.Attempt(
+        {
+            "callback_key": f"{call_sid}:pay:{number}:{result}",
+            "call_sid": call_sid,
+            "result": result,
+            "invoice_number": number,
+            "amount": "20.00",
+            "currency": "USD",
+            "payment_method": "credit-card",
+            **fields,
+        }
+    )
+
+
+def test_a_hang_up_while_the_connector_is_still_charging_holds_the_invoice(store, runner):
+    add_invoice(runner, "2010", "20.00")
+    store.claim_invoice("2010", CALL, 600)
+    in_flight(store, "tx-busy", "2010")
+
+    decision = billing.settle_attempt(store, attempt("2010", "caller-hung-up"))
+
+    assert decision.outcome is Outcome.UNKNOWN
+    assert store.invoice("2010")["hold_reason"] == "unknown"
+
+
+def test_a_charge_in_flight_blocks_a_second_callers_claim(store, runner):
+    add_invoice(runner, "2011", "20.00")
+    in_flight(store, "tx-busy", "2011")
+
+    assert not store.claim_invoice("2011", "CA" + "2" * 32, 0)
+
+
+def test_a_refusal_with_no_booked_charge_releases_only_the_callers_own_hold(store, runner):
+    add_invoice(runner, "2012", "20.00")
+    holder = "CA" + "5" * 32
+    store.claim_invoice("2012", holder, 600)
+
+    decision = billing.settle_attempt(
+        store, attempt("2012", "payment-connector-error", connector_error="card_declined")
+    )
+
+    assert decision.outcome is Outcome.REFUSED
+    assert store.invoice("2012")["paying_call"] == holder
+
+
+def test_a_saved_card_whose_token_the_connector_never_made_is_not_kept(store, runner):
+    add_invoice(runner, "2013", "20.00")
+    save = billing.Attempt(
+        {
+            "callback_key": f"{CALL}:save:1",
+            "call_sid": CALL,
+            "result": "success",
+            "invoice_number": "2013",
+            "payment_token": "tok_forged",
+            "card_type": "visa",
+            "last4": "1111",
+        },
+        purpose="save",
+    )
+
+    decision = billing.settle_attempt(store, save)
+
+    assert decision.outcome is Outcome.NEEDS_REVIEW
+    assert store.invoice("2013")["card_token"] is None
+
+
+def test_without_ledger_reconciliation_the_signed_success_settles_when_it_matches(store, runner):
+    add_invoice(runner, "2014", "20.00")
+    other_connector = billing.BillingSettings(ledger_reconciliation=False)
+
+    wrong = billing.settle_attempt(
+        store,
+        attempt("2014", "success", confirmation_code="ch_x", amount="2.00"),
+        other_connector,
+    )
+    right = billing.settle_attempt(
+        store,
+        attempt("2014", "success", call_sid="CA" + "6" * 32, confirmation_code="ch_y"),
+        other_connector,
+    )
+
+    assert wrong.outcome is Outcome.NEEDS_REVIEW and "invoice is 20.00" in wrong.review_reason
+    assert right.outcome is Outcome.SETTLED
+    assert store.invoice("2014")["confirmation"] == "ch_y"
+
+
+class BooksThenFails:
+    """A processor that books the token charge, then its answer is lost (a timeout)."""
+
+    name = "flaky"
+
+    def __init__(self, sandbox, error):
+        self.sandbox = sandbox
+        self.error = error
+
+    def charge_token(self, *args, **kwargs):
+        self.sandbox.charge_token(*args, **kwargs)
+        raise self.error
+
+    def lookup(self, key):
+        return self.sandbox.lookup(key)
+
+
+def saved_invoice(client, store, runner, number: str) -> dict:
+    add_invoice(runner, number, "20.00")
+    token = tokenize(client, f"tok-{number}", number)
+    store.keep_card_on_file(number, token, "visa", "1111")
+    return store.invoice(number)
+
+
+def test_a_token_charge_whose_answer_was_lost_is_settled_by_reconcile_then_a_retry_repeats_it(
+    client, store, sandbox, runner
+):
+    from connector.processors import ProcessorUnavailable
+
+    found = saved_invoice(client, store, runner, "2020")
+    store.claim_invoice("2020", CALL, 600)
+    flaky = BooksThenFails(sandbox, ProcessorUnavailable("timeout"))
+
+    lost = billing.charge_saved_card(
+        store, flaky, found, call_sid=CALL, attempt=1, description="invoice 2020"
+    )
+    assert lost.outcome is Outcome.UNKNOWN
+    assert store.invoice("2020")["hold_reason"] == "unknown"
+
+    [result] = billing.reconcile(store, sandbox)
+    retried = billing.charge_saved_card(
+        store, sandbox, found, call_sid=CALL, attempt=1, description="invoice 2020"
+    )
+
+    assert result.outcome is Outcome.SETTLED
+    assert retried.repeat and retried.outcome is Outcome.SETTLED
+    assert store.invoice("2020")["status"] == "paid"
+    assert len(store.db.query("select * from sandbox_ledger where kind = 'charge'")) == 1
+
+
+def test_a_token_charge_left_pending_by_a_crash_blocks_the_invoice_until_reconciled(
+    client, store, sandbox, runner
+):
+    found = saved_invoice(client, store, runner, "2021")
+
+    class Crashes:
+        name = "crashes"
+
+        def charge_token(self, *args, **kwargs):
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        billing.charge_saved_card(
+            store, Crashes(), found, call_sid=CALL, attempt=1, description="invoice 2021"
+        )
+    assert not store.claim_invoice("2021", "CA" + "4" * 32, 600)
+
+    [result] = billing.reconcile(store, sandbox)
+
+    assert result.outcome is Outcome.REFUSED and result.resolved
+    assert store.claim_invoice("2021", "CA" + "4" * 32, 600)

@@ -62,3 +62,34 @@ def test_a_failure_is_refused_only_when_nothing_can_have_been_charged(
     charge = failure_class(result, connector_error, pay_error_code)
 
     assert (charge is Charge.UNKNOWN) is unknown
+
+
+MONEY_STATEMENTS = (
+    "claim_invoice",
+    "mark_invoice_paid",
+    "hold_invoice_unknown",
+    "release_invoice",
+    "release_unknown_hold",
+    "clear_invoice_hold",
+    "keep_card_on_file",
+    "record_pay_result",
+    "conclude_payment",
+    "charge_token",
+    "classification",
+)
+
+
+def test_the_call_flow_and_the_blueprints_make_no_money_decisions():
+    """Settle, hold, release and 'can it have charged' live in billing/ alone."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}: {name}"
+        for folder in ("ivr", "blueprints")
+        for path in sorted((root / folder).glob("*.py"))
+        for name in MONEY_STATEMENTS
+        if name in path.read_text()
+    ]
+
+    assert offenders == []

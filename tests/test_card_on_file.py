@@ -133,3 +133,42 @@ def test_the_ach_statement_template_and_version_are_configurable(tmp_path):
         store.close()
     assert agreement["statement_version"] == "v7"
     assert "1, 4, 1, 5, 5, 5, 5, 0, 1, 9, 9" in agreement["statement"]  # the number dialled
+
+
+def test_an_ach_template_without_a_required_field_stops_the_start():
+    from config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="must name date, phone"):
+        load_settings(
+            {"PAYLINE_ENV": "development"},
+            {"ACH_AUTHORIZATION_TEMPLATE": "{business} debits {amount}"},
+        )
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("false", False), ("0", False)])
+def test_ledger_reconciliation_is_a_flag(text, value):
+    from config import load_settings
+
+    assert (
+        load_settings({"PAYLINE_ENV": "development", "LEDGER_RECONCILIATION": text})[
+            "LEDGER_RECONCILIATION"
+        ]
+        is value
+    )
+
+
+def test_a_saved_card_is_not_offered_when_the_processor_cannot_charge_tokens(tmp_path, monkeypatch):
+    from connector.processors.http import HttpGatewayProcessor
+
+    monkeypatch.delattr(HttpGatewayProcessor, "charge_token", raising=False)
+    app = make_app(tmp_path, PROCESSOR="http", PROCESSOR_URL="http://127.0.0.1:9/gateway")
+    store = app.extensions["payline"].open_store()
+    try:
+        store.keep_card_on_file("1001", "tok_elsewhere", "visa", "4444")
+    finally:
+        store.close()
+
+    transcript = call(app, "--digits", "1,1001#")
+
+    assert "saved" not in said(transcript)
+    assert "To pay by card, press 1" in said(transcript)

@@ -361,8 +361,7 @@ def test_a_saved_card_webhook_sent_five_times_at_once_charges_once(server):
             )
         )
 
-    assert all("<Say" in a.text for a in answers)
-    assert any("Your payment was successful" in a.text for a in answers)
+    assert all("Your payment was successful" in a.text for a in answers), [a.text for a in answers]
     key = f"{params['CallSid']}:card-on-file:1"
     db = sqlite_utils.Database(server.database)
     try:
