@@ -277,7 +277,7 @@ def shoot(browser, server: Server, probe: dict, directory: Path) -> None:
     page = context.new_page()
     for name, path in (("overview", "/admin/"), ("queue", "/admin/queue")):
         page.goto(path)
-        page.screenshot(path=str(directory / f"dashboard-{name}.png"))
+        page.screenshot(path=str(directory / f"dashboard-{name}.png"), full_page=name == "overview")
     # An operator's note, through the form and its confirmation: it shows in notes and audit.
     page.goto(f"/admin/payments/{probe['payment']}")
     if page.locator("[data-testid=audit] tbody tr td").first.inner_text().startswith("Nobody"):

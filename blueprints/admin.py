@@ -48,7 +48,7 @@ from blueprints import admin_labels as labels
 from blueprints.security import basic_auth_matches
 from storage import Store
 from storage.dashboard import PaymentFilters
-from storage.operators import password_matches
+from storage.operators import hash_password, password_matches
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = CSRFProtect()
@@ -88,6 +88,7 @@ def zone() -> ZoneInfo:
 
 # -- who is signed in ------------------------------------------------------------------------
 
+_UNKNOWN_NAME_HASH = hash_password(secrets.token_urlsafe(16))
 _verified: dict[bytes, str] = {}
 _verified_lock = threading.Lock()
 
@@ -117,6 +118,7 @@ def authenticate() -> Operator | None:
         return None
     row = store().operator(auth.username)
     if row is None:
+        password_matches(_UNKNOWN_NAME_HASH, auth.password)  # as slow as a wrong password
         return None
     key = hmac.new(
         config["SECRET_KEY"].encode(),
@@ -236,10 +238,14 @@ def _chart(days: list[dt.date], series: list[Any]) -> dict[str, Any]:
                     "title": f"{day.isoformat()}: {kind} {labels.money(value)}",
                 }
             )
+    last = len(days) - 1
     ticks = [
-        {"x": round(left + i * slot + slot / 2, 1), "label": day.strftime("%d %b")}
-        for i, day in enumerate(days)
-        if i % 7 == 0 or i == len(days) - 1
+        {
+            "x": round(left + (i + 1) * slot if i == last else left + i * slot + slot / 2, 1),
+            "anchor": "end" if i == last else "middle",
+            "label": days[i].strftime("%d %b"),
+        }
+        for i in range(last, 1, -7)
     ]
     return {
         "width": width,
