@@ -128,8 +128,8 @@ _SECRET_NAMES = frozenset(
 )
 """A value under a key spelled like one of these (any case, any separators) is masked whole."""
 
-_LABEL_BEFORE = 24
-_LABEL_AFTER = 16
+_LABEL_BEFORE = 32
+_LABEL_AFTER = 32
 _FIELD_SEPARATOR = "\x1f"  # one character: a number split across two fields stays one run
 
 _ID = re.compile(

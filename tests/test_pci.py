@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pci
 
@@ -160,3 +162,32 @@ def test_looks_like_card_knows_brands_lengths_and_luhn():
     assert pci.looks_like_card("3065930009020004")  # Twilio's Diners test card fails Luhn
     assert not pci.looks_like_card("4111111111111112")
     assert not pci.looks_like_card("1234567812345670")  # Luhn-valid, no brand
+
+
+LABELS = ["cvv", "cvc", "csc", "cvv2", "security code", "sec code", "card verification value"]
+
+
+@st.composite
+def labelled_codes(draw: st.DrawFn) -> tuple[str, str]:
+    """A security code beside a label spelled any way: case, dots or spaces between letters,
+    full-width letters, the label before or after, digits of any script."""
+    label = draw(st.sampled_from(LABELS))
+    label = "".join(c.upper() if draw(st.booleans()) else c for c in label)
+    if draw(st.booleans()) and " " not in label:
+        label = draw(st.sampled_from([".", " ", "-"])).join(label)
+    if draw(st.booleans()):
+        label = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in label)
+    code = draw(st.text(alphabet="0123456789", min_size=3, max_size=4))
+    zero = draw(st.sampled_from([0x30, 0x660, 0xFF10, 0x966]))
+    written = "".join(chr(zero + int(d)) for d in code)
+    glue = draw(st.sampled_from([": ", "=", " is ", '": "', " ", " - ", "#"]))
+    text = f"{label}{glue}{written}" if draw(st.booleans()) else f"{written}{glue}{label}"
+    return draw(st.sampled_from(["", "my ", "note: "])) + text, code
+
+
+@settings(max_examples=300, deadline=None)
+@given(labelled_codes())
+def test_a_security_code_beside_any_spelling_of_its_label_is_masked(case):
+    text, code = case
+
+    assert code not in pci.normalize_digits(pci.mask_text(text)).replace("x", "")

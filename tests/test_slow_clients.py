@@ -55,19 +55,16 @@ def site_config(app_port: int, health_port: int, listen_port: int, logs: Path) -
     return text.replace("/var/log/nginx/payline-error.log", str(logs / "nginx-site-error.log"))
 
 
-@pytest.fixture
-def proxied(tmp_path):
-    binary = nginx_binary()
-    health_port = free_port()
-    server = serve(tmp_path, workers=2, HEALTH_PORT=str(health_port))
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-    listen = free_port()
-    (prefix / "payline.conf").write_text(site_config(server.port, health_port, listen, tmp_path))
+def start_nginx(binary: str, directory: Path, site: str) -> subprocess.Popen:
+    """A real nginx in the foreground, with `site` (the shipped file, adapted) as its only
+    server, everything it writes kept under `directory`."""
+    prefix = directory / "nginx"
+    prefix.mkdir(exist_ok=True)
+    (prefix / "payline.conf").write_text(site)
     user = "user root;\n" if os.geteuid() == 0 else ""
     (prefix / "nginx.conf").write_text(
         f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
-        f"error_log {tmp_path}/nginx-error.log warn;\n"
+        f"error_log {directory}/nginx-error.log warn;\n"
         "events { worker_connections 1024; }\n"
         "http {\n"
         f"  client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;\n"
@@ -76,28 +73,34 @@ def proxied(tmp_path):
         f"  include {prefix}/payline.conf;\n"
         "}\n"
     )
-    check = subprocess.run(
-        [binary, "-t", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    args = [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+    check = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
-    nginx = subprocess.Popen(
-        [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_nginx(nginx: subprocess.Popen) -> None:
+    nginx.send_signal(signal.SIGQUIT)
+    try:
+        nginx.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        nginx.kill()
+        nginx.wait(timeout=15)
+
+
+@pytest.fixture
+def proxied(tmp_path):
+    binary = nginx_binary()
+    health_port = free_port()
+    server = serve(tmp_path, workers=2, HEALTH_PORT=str(health_port))
+    listen = free_port()
+    nginx = start_nginx(binary, tmp_path, site_config(server.port, health_port, listen, tmp_path))
     base = f"http://127.0.0.1:{listen}"
     try:
         _wait_for(base + "/healthz")
         yield base, server
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        try:
-            nginx.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
+        stop_nginx(nginx)
         server.stop()
 
 
