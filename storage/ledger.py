@@ -146,8 +146,11 @@ class LedgerStatements:
             row["response"] = json.loads(row["response"])
         return row
 
-    def ledger_report(self) -> Iterator[dict[str, Any]]:
+    def ledger_report(self, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """One row per connector transaction, with what the processor says it did for the key.
+
+        `limit`: only the newest that many (in the same order), read through the created_at
+        index: what a page that must not read the whole ledger per request asks for.
 
         For the sandbox, its own counts (every request it received, every charge or token it
         created); for other processors, the calls PayLine made and whether an id came back.
@@ -164,7 +167,14 @@ class LedgerStatements:
             " from connector_transactions t"
             " left join sandbox_requests r on r.idempotency_key = t.transaction_id"
             " left join sandbox_ledger l on l.idempotency_key = t.transaction_id"
-            " order by t.created_at, t.transaction_id"
+            + (
+                " where t.transaction_id in (select transaction_id from connector_transactions"
+                " order by created_at desc, transaction_id desc limit :limit)"
+                if limit is not None
+                else ""
+            )
+            + " order by t.created_at, t.transaction_id",
+            {"limit": limit} if limit is not None else {},
         )
         for row in rows:
             row["processor_charges"] = int(row["processor_charges"])

@@ -12,6 +12,7 @@ the process id, so each worker makes its own.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import re
@@ -95,6 +96,8 @@ def pool_for(url: str) -> psycopg_pool.ConnectionPool:
                 open=False,
             )
             pool.open(wait=False)
+            if not _pools:
+                atexit.register(close_pools)  # a worker's exit says goodbye to the server
             _pools[key] = pool
     return pool
 

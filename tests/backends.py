@@ -193,16 +193,45 @@ class Backend:
         return self._databases[key]
 
     def cleanup(self) -> None:
-        """Drop the databases made since the last cleanup (and close this process's pools)."""
+        """Drop the databases made since the last cleanup (and close this process's pools).
+
+        Each database's rows are first written, as JSON lines, to `postgresql-rows.log` in its
+        test directory, where the session's last test searches them for card data as it does
+        the SQLite files (the server's own files live outside pytest's basetemp)."""
         if self.name != "postgresql":
             return
         from storage.postgres import close_pools
 
         close_pools()
         assert self.server is not None
-        for url in self._databases.values():
+        for directory, url in self._databases.items():
+            _dump_rows(url, Path(directory) / "postgresql-rows.log")
             self.server.drop_database(url.rsplit("/", 1)[1])
         self._databases.clear()
+
+
+def _dump_rows(url: str, path: Path) -> None:
+    import json
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = 'public'"
+                )
+            ]
+            lines = []
+            for table in tables:
+                cursor = conn.execute(f'select * from "{table}"')
+                names = [column.name for column in cursor.description or []]
+                for row in cursor:
+                    cells = dict(zip(names, row, strict=True))
+                    lines.append(json.dumps({"table": table, **cells}, default=str))
+    except psycopg.Error:
+        return
+    if path.parent.exists():
+        path.write_text("\n".join(lines) + "\n")
 
 
 SQLITE = Backend("sqlite")

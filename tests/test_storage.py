@@ -162,3 +162,13 @@ def test_a_database_made_by_the_old_sqlite_utils_migrations_is_adopted_not_recre
 
     assert "core_0001" not in applied
     assert sqlite_utils.Database(path)["invoices"].count == 1
+
+
+def test_the_ledger_report_can_be_limited_to_the_newest_rows_in_order(store):
+    for i in range(5):
+        store.claim_transaction(f"tx-{i}", "charge", "f", "owner", 60)
+
+    rows = list(store.ledger_report(limit=2))
+
+    assert [row["transaction_id"] for row in rows] == ["tx-3", "tx-4"]
+    assert len(list(store.ledger_report())) == 5
