@@ -290,17 +290,23 @@ def _masked_positions(text: str, lenient_ids: bool = False) -> dict[int, str]:
     `x` for card numbers and security codes, `*` for account numbers (as Twilio masks them)."""
     masked: dict[int, str] = {}
     bounds = [0]
-    for start, end in _id_spans(text, lenient_ids):
+    spans = _id_spans(text, lenient_ids)
+    for start, end in spans:
         bounds += [start, end]
     bounds.append(len(text))
+    # Letters inside an id are no label: "aba" in a call SID's hex must not make the invoice
+    # number beside it an account number.
+    labels_text = text
+    for start, end in spans:
+        labels_text = labels_text[:start] + " " * (end - start) + labels_text[end:]
     for k in range(0, len(bounds), 2):
         for positions, digits in _runs(text, bounds[k], bounds[k + 1]):
             first, last = positions[0], positions[-1]
             if len(digits) >= MIN_CARD_DIGITS:
                 masked.update(dict.fromkeys(positions[:-KEEP_LAST], "x"))
-            elif len(digits) <= 6 and _near_label(text, first, last, _SECURITY_LABELS):
+            elif len(digits) <= 6 and _near_label(labels_text, first, last, _SECURITY_LABELS):
                 masked.update(dict.fromkeys(positions, "x"))
-            elif len(digits) >= 4 and _near_label(text, first, last, _ACCOUNT_LABELS):
+            elif len(digits) >= 4 and _near_label(labels_text, first, last, _ACCOUNT_LABELS):
                 masked.update(dict.fromkeys(positions[:-2], "*"))
     return masked
 

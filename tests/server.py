@@ -145,7 +145,7 @@ class Server:
         )
         return env
 
-    def _wait_until_healthy(self, timeout: float = 30) -> None:
+    def _wait_until_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         assert self.process is not None
         while time.monotonic() < deadline:
@@ -159,6 +159,7 @@ class Server:
             except requests.RequestException:  # not listening yet, or busy starting
                 pass
             time.sleep(0.1)
+        self.kill()  # never leave a half-started server behind (it would hold its port)
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.logs()}")
 
 
