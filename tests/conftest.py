@@ -86,6 +86,15 @@ def backend(request):
 
 
 @pytest.fixture(autouse=True)
+def _on_its_backend(request):
+    """A test parametrized by backend gets it before any other fixture makes a database
+    (a parameter added by pytest_generate_tests is not requested by itself)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "backend" in callspec.params:
+        request.getfixturevalue("backend")
+
+
+@pytest.fixture(autouse=True)
 def _close_pools_after_each_test():
     """An in-process app's pool lives as long as its test."""
     yield
