@@ -73,6 +73,16 @@ class Server:
         finally:
             connection.close()
 
+    def execute(self, sql: str, params: dict | None = None) -> int:
+        """One write to the server's database, as an operator's SQL console would make it."""
+        from storage.db import connect
+
+        connection = connect(self.database_url)
+        try:
+            return connection.execute(sql, params or {})
+        finally:
+            connection.close()
+
     def run_release(self) -> None:
         subprocess.run(
             procfile()["release"],

@@ -632,11 +632,7 @@ def test_a_duplicate_payment_from_a_real_call_is_queued_as_refund_due_and_refund
     body = card_charge(
         "tx-late", "42.50", parameters={"invoice_number": "1001", "call_sid": late_call}
     )
-    charged = (
-        dashboard.test_client()
-        .post("/connector", json=body, headers=basic_auth())
-        .get_json()
-    )
+    charged = dashboard.test_client().post("/connector", json=body, headers=basic_auth()).get_json()
     late = {
         **paid["result"],
         "CallSid": late_call,

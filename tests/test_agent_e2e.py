@@ -13,7 +13,6 @@ import threading
 
 import pytest
 import requests
-import sqlite_utils
 
 from emulator.agent_console import ConsoleAgent, take_payment
 from emulator.pay import ConnectorEndpoint
@@ -25,6 +24,7 @@ from tests.server import Server, free_port
 PUBLIC = "https://payline-agent.example.net"
 ACCOUNT = "AC" + "c" * 32
 BANK_ACCOUNT = "123456789"
+AGENT_PASSWORD = "agent-Zt5kP9wQ2mR7xV4c"
 
 
 def agent_stack(directory, invoices: str):
@@ -48,7 +48,7 @@ def agent_stack(directory, invoices: str):
             "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_API_BASE_URL": stand_in.url,
             "AGENT_USERNAME": "agent",
-            "AGENT_PASSWORD": "agent-Zt5kP9wQ2mR7xV4c",
+            "AGENT_PASSWORD": AGENT_PASSWORD,
             "SANDBOX_SLOW_SECONDS": "0.2",
         },
         workers=2,
@@ -87,7 +87,7 @@ def api(stack):
 
 @pytest.fixture
 def agent(server):
-    return ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-Zt5kP9wQ2mR7xV4c")
+    return ConsoleAgent(HttpTransport(server.base_url), "agent", AGENT_PASSWORD)
 
 
 def invoice(server, number: str) -> dict:
@@ -133,7 +133,8 @@ def test_agent_takes_a_card_payment_recapturing_a_mistyped_expiry(server, api, a
     session_keys = [r.form["IdempotencyKey"] for r in api.requests if call in r.path]
     assert len(session_keys) == 7 and len(set(session_keys)) == 7  # create, 5 captures, complete
     page = requests.get(
-        f"{server.base_url}/agent/sessions/{run.payment_sid}", auth=("agent", "agent-Zt5kP9wQ2mR7xV4c")
+        f"{server.base_url}/agent/sessions/{run.payment_sid}",
+        auth=("agent", AGENT_PASSWORD),
     )
     assert page.status_code == 200
 
@@ -177,10 +178,11 @@ def test_agent_cancels_then_starts_again_on_the_same_call(server, api, agent):
     assert run.payment_sid != first["payment_sid"]
     assert run.view["state"] == "completed"
     assert invoice(server, "3004")["status"] == "paid"
-    db = sqlite_utils.Database(server.database)
     results = [
         row["result"]
-        for row in db.query("select result from payments where invoice_number = '3004' order by id")
+        for row in server.query(
+            "select result from payments where invoice_number = '3004' order by id"
+        )
     ]
     assert results == ["agent-cancelled", "success"]
 
@@ -203,7 +205,7 @@ def test_agent_hits_a_decline_and_the_invoice_stays_payable(server, api, agent):
 
 def test_two_agents_take_two_payments_on_two_calls_at_once(server, api):
     calls = [api.add_call(), api.add_call(AgentCaller.keying(card="5555555555554444"))]
-    agents = [ConsoleAgent(HttpTransport(server.base_url), "agent", "agent-Zt5kP9wQ2mR7xV4c") for _ in calls]
+    agents = [ConsoleAgent(HttpTransport(server.base_url), "agent", AGENT_PASSWORD) for _ in calls]
     runs: dict[int, object] = {}
 
     def work(index: int, number: str) -> None:
@@ -259,8 +261,7 @@ def test_a_forged_status_callback_is_refused(server, api, agent):
 
 def test_no_card_number_reaches_the_servers_database_or_logs(server):
     text = server.logs()
-    db = sqlite_utils.Database(server.database)
     for table in ("agent_events", "agent_sessions", "agent_operations", "payments"):
-        text += json.dumps(list(db.query(f"select * from {table}")))
+        text += json.dumps(server.query(f"select * from {table}"))
     for secret in ("4111111111111111", "5555555555554444", BANK_ACCOUNT):
         assert secret not in text

@@ -12,7 +12,6 @@ import uuid
 
 import pytest
 import requests
-import sqlite_utils
 
 from tests.conftest import CONNECTOR_PASSWORD, CONNECTOR_USER, card_charge, signature
 from tests.server import serve
@@ -98,13 +97,9 @@ def invoice(server, number: str) -> dict:
 
 
 def payments(server, number: str) -> list[dict]:
-    db = sqlite_utils.Database(server.database)
-    try:
-        return list(
-            db.query("select * from payments where invoice_number = ? order by id", [number])
-        )
-    finally:
-        db.close()
+    return server.query(
+        "select * from payments where invoice_number = :number order by id", {"number": number}
+    )
 
 
 def success(transaction_id: str, charge_id: str) -> dict:
@@ -176,12 +171,9 @@ def test_a_charge_for_an_invoice_another_call_paid_meanwhile_is_refund_due(serve
     start_pay(server, late, "8104")
     _, late_charge = connector_charge(server, late, "8104", "42.50")
     # Meanwhile the invoice was paid another way (e.g. the late caller's hold lapsed).
-    db = sqlite_utils.Database(server.database)
-    db.execute(
+    server.execute(
         "update invoices set status = 'paid', confirmation = 'ch_other' where number = '8104'"
     )
-    db.conn.commit()
-    db.close()
 
     answer = complete(server, late, "8104", "42.50", {}, fallback=True)
 
@@ -363,11 +355,7 @@ def test_a_saved_card_webhook_sent_five_times_at_once_charges_once(server):
 
     assert all("Your payment was successful" in a.text for a in answers), [a.text for a in answers]
     key = f"{params['CallSid']}:card-on-file:1"
-    db = sqlite_utils.Database(server.database)
-    try:
-        booked = list(db.query("select * from sandbox_ledger where idempotency_key = ?", [key]))
-    finally:
-        db.close()
+    booked = server.query("select * from sandbox_ledger where idempotency_key = :key", {"key": key})
     assert len(booked) == 1
     assert [p["outcome"] for p in payments(server, "8503")] == ["saved", "settled"]
 
@@ -381,11 +369,7 @@ def test_ach_by_phone_is_authorised_before_the_debit_end_to_end(server):
     assert "single, one time ACH debit of seventy five dollars" in heard
     assert "1, 8, 0, 0, 5, 5, 5, 0, 1, 0, 0" in heard  # BUSINESS_PHONE
     assert transcript["result"]["Result"] == "success"
-    db = sqlite_utils.Database(server.database)
-    try:
-        [agreement] = db.query("select * from ach_authorizations where invoice_number = '8601'")
-    finally:
-        db.close()
+    [agreement] = server.query("select * from ach_authorizations where invoice_number = '8601'")
     [payment] = payments(server, "8601")
     assert agreement["payment_id"] == payment["id"] and payment["outcome"] == "settled"
     assert agreement["statement"] in heard and agreement["statement_version"]

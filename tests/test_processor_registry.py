@@ -14,10 +14,10 @@ from connector.processors.registry import build, processors
 from connector.processors.transport import GatewayClient, GatewayUnavailable
 
 PRODUCTION = {
-    "SECRET_KEY": "s",
+    "SECRET_KEY": "s-Hq7vN2xR9tLm4pW8zB3cY6jK1sD5fG0aQ",
     "TWILIO_AUTH_TOKEN": "t",
     "CONNECTOR_USERNAME": "u",
-    "CONNECTOR_PASSWORD": "p",
+    "CONNECTOR_PASSWORD": "p-Hq7vN2xR9tLm4pW8",
 }
 ANET = {
     **PRODUCTION,
