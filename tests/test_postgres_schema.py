@@ -50,14 +50,32 @@ def described(database_url: str) -> dict[str, Any]:
                     for c in inspector.get_columns(table)
                 ),
                 "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
-                "indexes": sorted(
-                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                    for i in inspector.get_indexes(table)
-                ),
+                "indexes": sorted(_indexes(engine, inspector, table)),
             }
         return tables
     finally:
         engine.dispose()
+
+
+def _indexes(engine: Any, inspector: Any, table: str) -> list[tuple[str, tuple, bool]]:
+    """Every index, an expression index (`lower(customer)`) named with no columns: PostgreSQL
+    reflects its column as None, SQLAlchemy's SQLite reflection leaves it out altogether."""
+    found = [
+        (i["name"], tuple(c for c in i["column_names"] if c), bool(i["unique"]))
+        for i in inspector.get_indexes(table)
+    ]
+    if engine.dialect.name == "sqlite":
+        known = {name for name, _, _ in found}
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "select name, sql from sqlite_master where type = 'index' and tbl_name = ?"
+                " and sql is not null",
+                (table,),
+            ).fetchall()
+        found += [
+            (name, (), "unique index" in sql.lower()) for name, sql in rows if name not in known
+        ]
+    return found
 
 
 def heads(database_url: str) -> set[str]:
