@@ -113,32 +113,6 @@ COVERED_ELSEWHERE: dict[str, Covered] = {
     "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt && .venv/bin/pytest": (
         Covered(".ci/run", "it is this very suite; CI runs the line verbatim on a clean checkout")
     ),
-    # The Invoices section's lines are a synopsis ([...] marks an optional part; `flask` as
-    # in an activated virtualenv); their forms are exercised by the CLI tests.
-    'flask --app app invoices add 1001 42.50 --customer "Ada Lovelace" [--currency USD]'
-    "   # an existing number fails": Covered(
-        "tests/test_invoices_cli.py::test_adding_an_existing_number_fails_and_keeps_the_first",
-        "a synopsis",
-    ),
-    "flask --app app invoices import invoices.csv"
-    "     # columns number,amount,customer,currency; all rows or none": Covered(
-        "tests/test_invoices_cli.py::test_a_bad_import_names_the_problem_and_imports_nothing",
-        "needs the reader's invoices.csv",
-    ),
-    "flask --app app invoices list [--json]"
-    "           # number, amount, currency, status, confirmation, card_on_file, hold": Covered(
-        "tests/test_invoices_cli.py::test_add_then_list_as_json", "a synopsis"
-    ),
-    "flask --app app invoices release 1001"
-    "            # lift a hold after reconciling an unknown outcome": Covered(
-        "tests/test_ivr_flow.py", "needs an unknown outcome to release first"
-    ),
-    "flask --app app init-db --demo"
-    "                   # development only: seeds 1001-1005 (1003 is $15.51: the sandbox "
-    "declines it)": Covered(
-        "tests/test_invoices_cli.py::test_init_db_seeds_the_demo_only_when_asked_and_only_once",
-        "development only; the set-up command runs it as written",
-    ),
 }
 
 
@@ -215,7 +189,7 @@ def _check_connector(ran: Ran, env: ReadmeEnvironment) -> None:
 #: (pattern searched in the command, its check); the first match wins.
 EXPECTATIONS: list[tuple[str, Check]] = [
     (r"simulate-call .*--digits 1,1001#,1$", _first_call),
-    (r"simulate-call .*--digits 1,1003#,1,2$", _decline_then_bank),
+    (r"simulate-call .*--digits 1,1003#,1,2,1$", _decline_then_bank),
     (r"simulate-call .*--digits 2,1002#$", _saved_card),
     (r"--star-at security-code$", _simulate_ok(("Result=caller-interrupted-with-star",))),
     (r"--hangup-at expiration-date$", _simulate_ok(("Result=caller-hung-up",))),
