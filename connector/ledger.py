@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -55,9 +55,11 @@ class LedgerStore(Protocol):
         owner: str,
         lease_seconds: float,
         processor_calls: int = 0,
+        subject: Mapping[str, str | None] | None = None,
     ) -> ClaimOutcome:
         """Claim, take over an expired lease (timed by the database's clock), or report;
-        `processor_calls` is counted with a successful claim (one write, not two)."""
+        `processor_calls` is counted with a successful claim (one write, not two), and
+        `subject` (the invoice and call the transaction is for) is written with it."""
         ...
 
     def renew_claim(self, transaction_id: str, owner: str, lease_seconds: float) -> bool: ...
@@ -87,6 +89,7 @@ def answer_once(
     clock: Callable[[], float] = time.time,
     leases: LeaseRenewer | None = None,
     calls_processor: bool = False,
+    subject: Mapping[str, str | None] | None = None,
 ) -> ConnectorResponse:
     """Run `decide` at most once at a time per transaction_id and answer every copy alike.
 
@@ -105,6 +108,7 @@ def answer_once(
             owner,
             settings.lease_seconds,
             processor_calls=1 if calls_processor else 0,
+            subject=subject,
         )
         if claim.kind == "mismatch":
             return ConnectorResponse.error(

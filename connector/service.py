@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 class ConnectorStore(LedgerStore, Protocol):
     def note_processor_call(self, transaction_id: str) -> None: ...
 
-    def note_transaction_subject(
-        self, transaction_id: str, invoice_number: str | None, call_sid: str | None
-    ) -> None: ...
-
 
 @dataclass
 class ConnectorService:
@@ -74,6 +70,7 @@ class ConnectorService:
             settings=self.ledger,
             leases=self.leases,
             calls_processor=request is not None,
+            subject=_subject(request),
         )
         log.info(
             "connector %s %s -> %s",
@@ -94,11 +91,6 @@ class ConnectorService:
             response = ConnectorResponse.error(envelope.method, refusal.code, refusal.message)
             return Outcome(response, summary={"error_code": str(refusal.code)})
         summary = _summary(request)
-        # Before the processor is asked, so that billing can match a charge in flight too.
-        subject = mask_value({k: request.parameters.get(k) for k in ("invoice_number", "call_sid")})
-        self.store.note_transaction_subject(
-            request.transaction_id, subject["invoice_number"], subject["call_sid"]
-        )
         try:
             result = self._ask_processor(request)
         except ProcessorUnavailable:
@@ -149,6 +141,16 @@ class ConnectorService:
                     raise
             self.sleep(delay)
             delay = min(delay * 2, 4.0)
+
+
+def _subject(request: ConnectorRequest | None) -> dict[str, str | None] | None:
+    """The invoice and call a charge is for (PayLine's own <Parameter>s), written with the
+    claim, before the processor is asked, so that billing can match a charge in flight too."""
+    if request is None:
+        return None
+    subject = mask_value({k: request.parameters.get(k) for k in ("invoice_number", "call_sid")})
+    assert isinstance(subject, dict)
+    return subject
 
 
 def _summary(request: ConnectorRequest) -> dict[str, Any]:

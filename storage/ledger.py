@@ -7,7 +7,7 @@ second charge; they exist once, for both backends. Leases are timed by the datab
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connector.ledger import ClaimOutcome
@@ -28,6 +28,7 @@ class LedgerStatements:
         owner: str,
         lease_seconds: float,
         processor_calls: int = 0,
+        subject: Mapping[str, str | None] | None = None,
     ) -> ClaimOutcome:
         """Atomically claim the id, take over an expired claim, or report what holds it.
 
@@ -41,9 +42,10 @@ class LedgerStatements:
             stamp = now_iso()
             inserted = self.db.execute(
                 "insert into connector_transactions (transaction_id, method, fingerprint,"
-                " state, owner, lease_expires_at, claims, processor_calls, created_at,"
-                f" updated_at) values (:id, :method, :fingerprint, 'processing', :owner,"
-                f" {self.db.now} + :lease, 1, :calls, :stamp, :stamp)"
+                " state, owner, lease_expires_at, claims, processor_calls, invoice_number,"
+                " call_sid, created_at, updated_at) values (:id, :method, :fingerprint,"
+                f" 'processing', :owner, {self.db.now} + :lease, 1, :calls, :invoice, :call,"
+                " :stamp, :stamp)"
                 " on conflict (transaction_id) do nothing",
                 {
                     "id": transaction_id,
@@ -52,6 +54,8 @@ class LedgerStatements:
                     "owner": owner,
                     "lease": lease_seconds,
                     "calls": processor_calls,
+                    "invoice": (subject or {}).get("invoice_number"),
+                    "call": (subject or {}).get("call_sid"),
                     "stamp": stamp,
                 },
             )

@@ -1,7 +1,8 @@
 """The connector ledger read as the other book: which charges it booked for a call and invoice.
 
-`note_transaction_subject` is written when the connector decides a request (before the
-processor is asked), so that a charge in flight is known by invoice too, not only once finished.
+The invoice and call of a connector transaction are written with its claim (storage.ledger),
+before the processor is asked, so that a charge in flight is known by invoice too, not only once
+finished; `note_transaction_subject` sets them on a row made otherwise (tests, repairs).
 """
 
 from __future__ import annotations
