@@ -7,6 +7,7 @@ state (signed callback URLs) are described in ivr/flow.py and the README.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -36,7 +37,7 @@ def store():
     return current_app.extensions["payline"].store()
 
 
-def link(endpoint: str, **query: object) -> str:
+def link(endpoint: str, **query: Any) -> str:
     """An absolute callback URL, on PUBLIC_BASE_URL when set (the URL Twilio will sign)."""
     return external_url(url_for(endpoint, **query))
 

@@ -185,9 +185,14 @@ def pay(voice: Voice, request: PayRequest, *, intro: str | None = None) -> Voice
         voice.say(response, intro)
     ach = request.payment_method == "ach-debit"
     charge = request.amount is not None
+    amount = (
+        money.format_amount(request.amount, request.currency)
+        if request.amount is not None
+        else None
+    )
     element = response.pay(
         payment_connector=request.connector,
-        charge_amount=money.format_amount(request.amount, request.currency) if charge else None,
+        charge_amount=amount,
         currency=request.currency.lower() if charge else None,
         payment_method=request.payment_method,
         bank_account_type="consumer-checking" if ach else None,

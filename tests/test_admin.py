@@ -202,7 +202,9 @@ def test_webhooks_stay_outside_csrf(dashboard):
 def csrf_token(app, path: str) -> tuple:
     client = app.test_client()
     html = client.get(path, headers=OPERATOR).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    token = found.group(1)
     return client, token
 
 
@@ -607,7 +609,9 @@ def test_an_amount_range_searches_a_bounded_window_per_page_and_goes_on(
     ]
 
     def older(html: str) -> str:
-        return re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+        found = re.search(r'rel="next" href="([^"]+)"', html)
+        assert found, html
+        return found.group(1).replace("&amp;", "&")
 
     first = page(dashboard, "/admin/payments?min=50")
     second = page(dashboard, older(first))

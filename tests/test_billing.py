@@ -62,7 +62,7 @@ def unknown_attempt(store, number: str, key: str | None, *, call_sid: str = CALL
     }
     store.claim_invoice(number, call_sid, 600)
     decision = billing.settle_attempt(store, billing.Attempt(record))
-    assert decision.outcome is Outcome.UNKNOWN
+    assert decision.outcome is Outcome.UNKNOWN and decision.payment_id is not None
     return decision.payment_id
 
 
@@ -260,7 +260,7 @@ def settled_payment(client, store, runner, number="2005", amount="20.00") -> int
     }
     store.claim_invoice(number, CALL, 600)
     decision = billing.settle_attempt(store, billing.Attempt(record))
-    assert decision.outcome is Outcome.SETTLED, decision
+    assert decision.outcome is Outcome.SETTLED and decision.payment_id is not None, decision
     return decision.payment_id
 
 

@@ -34,6 +34,7 @@ def seed(store: Store, n: int, **fields) -> int:
         **{k: v for k, v in fields.items() if k != "outcome"},
     }
     payment_id = store.record_pay_result(record)
+    assert payment_id is not None
     store.update_payment(payment_id, {"outcome": fields.get("outcome", "settled")})
     return payment_id
 
