@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("PAYLINE_ENV", "development")
 
-from tests.browser.conftest import chromium_path, launch  # noqa: E402
+from tests.chromium import chromium_path, launch  # noqa: E402
 from tests.server import Server  # noqa: E402
 
 ADMIN = {"username": "bench", "password": "bench-password-1", "send": "always"}

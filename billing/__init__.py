@@ -22,6 +22,7 @@ from billing.operations import (
     default_refund_key,
     reconcile,
     refund_payment,
+    refundable_amount,
 )
 from billing.outcomes import CHARGED, UNRESOLVED, Outcome
 from billing.settlement import Attempt, BillingSettings, Decision, settle_attempt
@@ -51,6 +52,7 @@ __all__ = [
     "previous_charge",
     "reconcile",
     "refund_payment",
+    "refundable_amount",
     "release_hold",
     "saved_card",
     "settle_attempt",

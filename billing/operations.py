@@ -326,6 +326,13 @@ def refund_payment(
     return _told(payment_id, row, repeat=False, error=result.error_message)
 
 
+def refundable_amount(store: Any, payment: dict[str, Any]) -> Decimal:
+    """What is left to refund of a payment's charge: 0 when it has no charge to refund. Refunds
+    in flight count as taken, so that two operators cannot refund the same money."""
+    problem, left = _refundable(store, payment, None)
+    return Decimal(0) if problem or left is None else left
+
+
 def _refundable(
     store: Any, payment: dict[str, Any], amount: Decimal | None
 ) -> tuple[str | None, Decimal | None]:

@@ -445,25 +445,14 @@ def _available_actions(detail: dict[str, Any]) -> list[str]:
     """What the settlement core can do about this payment now (shown to operators only)."""
     p, invoice = detail["payment"], detail["invoice"]
     actions = []
-    if p["outcome"] in ("unknown", "needs_review") or (
-        p["transaction_id"] and p["outcome"] is None
-    ):
+    if p["outcome"] in billing.UNRESOLVED or (p["transaction_id"] and p["outcome"] is None):
         actions.append("reconcile")
     if invoice and invoice["paying_call"]:
         actions.append("release")
-    if p["outcome"] in ("settled", "refund_due") and (_remaining(p) or Decimal(0)) > 0:
+    if billing.refundable_amount(store(), p) > 0:
         actions.append("refund")
     actions.append("note")
     return actions
-
-
-def _remaining(p: dict[str, Any]) -> Decimal | None:
-    try:
-        amount = Decimal(p["amount"])
-        refunded = Decimal(p["refunded_amount"] or 0)
-    except (InvalidOperation, TypeError):
-        return None
-    return amount - refunded
 
 
 @bp.get("/calls/<call_sid>")
@@ -578,13 +567,11 @@ def _action_values(
             "amount": refund["amount"],
         }, None
     if action == "refund":
-        remaining = _remaining(p)
+        remaining = billing.refundable_amount(store(), p)
         reason_text = (form.get("reason") or "").strip()[:500]
         raw = (form.get("amount") or "").strip()
         values: dict[str, Any] = {"reason": reason_text, "amount": raw, "remaining": remaining}
-        if p["outcome"] not in ("settled", "refund_due"):
-            return values, "Only a paid payment or a refund due can be refunded."
-        if remaining is None or remaining <= 0:
+        if remaining <= 0:
             return values, "Nothing is left to refund on this payment."
         if raw:
             try:

@@ -10,23 +10,25 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from billing.outcomes import Outcome
+
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
-    # outcome: (label, css class)
-    "settled": ("Paid", "good"),
-    "refused": ("Declined", "bad"),
-    "unknown": ("Unknown: may have charged", "warn"),
-    "needs_review": ("Needs review", "warn"),
-    "refund_due": ("Refund due", "warn"),
-    "refunded": ("Refunded", "muted"),
-    "saved": ("Card saved", "good"),
-    "abandoned": ("Abandoned", "muted"),
+    # billing's outcome: (label, css class); a test checks every Outcome has one
+    Outcome.SETTLED: ("Paid", "good"),
+    Outcome.REFUSED: ("Declined", "bad"),
+    Outcome.UNKNOWN: ("Unknown: may have charged", "warn"),
+    Outcome.NEEDS_REVIEW: ("Needs review", "warn"),
+    Outcome.REFUND_DUE: ("Refund due", "warn"),
+    Outcome.REFUNDED: ("Refunded", "muted"),
+    Outcome.SAVED: ("Card saved", "good"),
+    Outcome.ABANDONED: ("Abandoned", "muted"),
 }
 
 RESULT_FILTERS: dict[str, str] = {
     "settled": "Paid",
     "declined": "Declined",
     "attention": "Unknown or needs review",
-    "refund_due": "Refund due",
+    Outcome.REFUND_DUE: "Refund due",
     "refunded": "Refunded",
     "abandoned": "Abandoned",
     "saved": "Card saved",

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from app import create_app
 from tests import backends
+from tests.chromium import browser  # noqa: F401  (the session's Chromium, a fixture)
 
 AUTH_TOKEN = "test-auth-token"
 CONNECTOR_USER = "twilio"

@@ -658,3 +658,10 @@ def test_a_duplicate_payment_from_a_real_call_is_queued_as_refund_due_and_refund
 
     assert "Nothing needs attention." in page(dashboard, "/admin/queue")
     assert ">Refunded<" in page(dashboard, f"/admin/payments/{payment_id}")
+
+
+def test_every_outcome_of_the_settlement_core_has_a_plain_language_label():
+    from billing import Outcome
+    from blueprints.admin_labels import OUTCOME_LABELS
+
+    assert set(OUTCOME_LABELS) == set(Outcome)

@@ -4,35 +4,14 @@ and the emulator's Payments API stand-in: a whole card payment, clicked through.
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.test_agent_e2e import agent_stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(
-            "CI needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
-        )
-    pytest.skip(
-        "Chromium is not installed at /usr/bin/chromium (apt-get install chromium); "
-        "the browser test runs wherever it is, and always under CI=true",
-        allow_module_level=True,
-    )
-
+# The session's `browser` fixture (tests/chromium.py) skips outside CI without Chromium and
+# fails under CI=true.
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
@@ -44,16 +23,6 @@ def stack(tmp_path_factory, backend):
     yield server, api
     server.stop()
     stand_in.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 def test_an_agent_takes_a_card_payment_in_the_console(stack, browser):

@@ -15,10 +15,10 @@ from tests.conftest import basic_auth, card_charge, settings
 from tests.server import PROJECT, free_port, procfile
 
 PRODUCTION_SECRETS = {
-    "SECRET_KEY": "prod-secret",
+    "SECRET_KEY": "prod-Hq7vN2xR9tLm4pW8zB3cY6jK1sD5fG0a",
     "TWILIO_AUTH_TOKEN": "prod-token",
     "CONNECTOR_USERNAME": "twilio",
-    "CONNECTOR_PASSWORD": "prod-password",
+    "CONNECTOR_PASSWORD": "prod-Qx7mV2rK9tW4zB3c",
 }
 
 

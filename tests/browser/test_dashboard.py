@@ -40,7 +40,7 @@ def seed(store: Store, n: int, **fields) -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     server = serve(
         tmp_path_factory.mktemp("dashboard-browser"),
         ADMIN_USERNAME=ADMIN["username"],
@@ -57,7 +57,7 @@ def server(tmp_path_factory):
         "operators", "add", VIEWER["username"], "--role", "viewer", "--password", VIEWER["password"]
     )
     assert added.returncode == 0, added.stderr
-    store = Store(f"sqlite:///{server.database}")
+    store = Store(server.database_url)
     try:
         ids = [seed(store, n) for n in range(1, 71)]
         ids.append(
@@ -274,17 +274,11 @@ def test_refund_from_the_queue_once_despite_a_double_click_and_see_the_audit_ent
 
     page.goto(f"/admin/payments/{payment_id}")
     refunds = page.locator("section", has=page.get_by_role("heading", name="Refunds"))
-    assert refunds.locator("tbody tr").count() == 1
+    assert refunds.locator("tbody tr").count() == 1, server.query("select * from refunds")
     assert "10.00 USD" in refunds.inner_text() and "done" in refunds.inner_text()
     audit = page.get_by_test_id("audit").locator("tbody tr")
     assert audit.count() == 1
     text = audit.first.inner_text()
     assert "admin" in text and "refund" in text and "duplicate payment" in text
-    store = Store(f"sqlite:///{server.database}")
-    try:
-        rows = store.db.query(
-            "select status from refunds where payment_id = :id", {"id": payment_id}
-        )
-    finally:
-        store.close()
+    rows = server.query("select status from refunds where payment_id = :id", {"id": payment_id})
     assert rows == [{"status": "done"}]

@@ -1,4 +1,6 @@
-"""A real Chromium (Debian's, /usr/bin/chromium) driven by Playwright's Python API.
+"""A real Chromium (Debian's, /usr/bin/chromium) driven by Playwright's Python API: one browser
+for the whole session, shared by the dashboard's and the agent console's tests (two Playwright
+instances in one process collide on its event loop).
 
 Never `playwright install`: the browser is the distribution's package (`.ci/run` installs it).
 Outside CI a machine without Chromium skips these tests, saying so; under CI=true a missing
