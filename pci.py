@@ -205,6 +205,9 @@ def looks_like_card(digits: str) -> bool:
     )
 
 
+_CONTIGUOUS_DIGITS = re.compile(r"[0-9]{12,}")
+
+
 def _holds_card(digits: str) -> bool:
     """Some stretch of the run is card-shaped on its own (a brand's prefix and length, Luhn)."""
     if len(digits) < MIN_CARD_DIGITS:
@@ -223,7 +226,8 @@ def _id_hides_card(text: str, start: int, end: int, lenient: bool) -> bool:
         return True
     if lenient:
         return False
-    return any(map(_holds_card, runs))
+    contiguous = _CONTIGUOUS_DIGITS.findall(text, start, end)
+    return any(map(looks_like_card, runs)) or any(map(_holds_card, contiguous))
 
 
 def _id_spans(text: str, lenient: bool = False) -> list[tuple[int, int]]:

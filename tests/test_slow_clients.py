@@ -157,7 +157,7 @@ def test_slow_clients_do_not_starve_healthz_or_the_connector_behind_the_proxy(pr
             health = requests.get(base + "/healthz", timeout=5)
             charge = requests.post(
                 base + "/connector",
-                json=card_charge("slow-" + uuid.uuid4().hex),
+                json=card_charge(f"slow-{uuid.uuid4()}"),
                 headers=basic_auth(),
                 timeout=10,
             )
